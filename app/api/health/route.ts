@@ -1,0 +1,10 @@
+// Liveness and readiness: 200 when PostgreSQL answers, 503 when it does not. Redis is reported, not required.
+import { checkHealth } from "@/server/health.ts";
+import { jsonResponse } from "@/server/lib/http.ts";
+
+export const dynamic = "force-dynamic";
+
+export async function GET(): Promise<Response> {
+  const health = await checkHealth();
+  return jsonResponse(health.ok ? 200 : 503, health);
+}

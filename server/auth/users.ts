@@ -1,0 +1,49 @@
+/**
+ * User accounts: creation with a hashed password, roles and tenant memberships.
+ * Emails are stored lower-cased, so sign-in is case-insensitive.
+ */
+import { z } from "zod";
+import { db } from "../db.ts";
+import { AppError } from "../errors.ts";
+import { Prisma } from "../generated/prisma/client.ts";
+import { MIN_PASSWORD_LENGTH, generatePassword, hashPassword } from "./password.ts";
+
+export const ROLES = ["admin", "viewer"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const ZCreateUserInput = z.object({
+  email: z.email().transform((email) => email.toLowerCase()),
+  role: z.enum(ROLES),
+  password: z.string().min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`).max(1_000).optional(),
+  tenantSlugs: z.array(z.string()).default([]),
+});
+export type TCreateUserInput = z.input<typeof ZCreateUserInput>;
+
+export interface CreatedUser {
+  id: number;
+  email: string;
+  role: Role;
+  /** Only when the password was generated: shown once, never stored in clear. */
+  generatedPassword?: string;
+}
+
+export async function createUser(input: TCreateUserInput): Promise<CreatedUser> {
+  const { email, role, password, tenantSlugs } = ZCreateUserInput.parse(input);
+  const generatedPassword = password === undefined ? generatePassword() : undefined;
+  const passwordHash = await hashPassword(password ?? (generatedPassword as string));
+  const tenants = await db.tenant.findMany({ where: { slug: { in: tenantSlugs } }, select: { id: true, slug: true } });
+  const missing = tenantSlugs.filter((slug) => !tenants.some((tenant) => tenant.slug === slug));
+  if (missing.length > 0) throw new AppError("not_found", `no tenant with slug ${missing.map((slug) => JSON.stringify(slug)).join(", ")}`);
+  try {
+    const user = await db.user.create({
+      data: { email, role, passwordHash, memberships: { create: tenants.map((tenant) => ({ tenantId: tenant.id })) } },
+      select: { id: true, email: true, role: true },
+    });
+    return { ...user, role: user.role as Role, ...(generatedPassword ? { generatedPassword } : {}) };
+  } catch (error) {
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
+      throw new AppError("conflict", `a user with email ${email} already exists`);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Shared start-up of every command-line entry point, run before any module
+ * that reads configuration is imported:
+ * 1. validate the environment (a bad value: one clear line, exit 1);
+ * 2. when DATABASE_URL is unset, use the embedded PostgreSQL (started here
+ *    if no process runs it yet) and put its URL into the environment;
+ * 3. bring the schema up to date.
+ * Entry points then import server modules dynamically, so server/env.ts sees
+ * the final environment.
+ */
+import { ConfigError, parseEnv } from "../env-schema.ts";
+import { MigrationError, migrate } from "../setup/migrate.ts";
+import { useEmbeddedPostgres, type EmbeddedDatabase } from "../setup/embedded-postgres.ts";
+
+export interface Bootstrapped {
+  databaseUrl: string;
+  embedded: EmbeddedDatabase | null;
+  /** Stops what bootstrap started (the embedded PostgreSQL, if this process owns it). */
+  shutdown(): Promise<void>;
+}
+
+export function fail(message: string): never {
+  process.stderr.write(`tidemark: ${message}\n`);
+  process.exit(1);
+}
+
+export async function bootstrap(options: { announce: (line: string) => void; migrate?: boolean }): Promise<Bootstrapped> {
+  try {
+    parseEnv(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+
+  let embedded: EmbeddedDatabase | null = null;
+  if (!process.env.DATABASE_URL) {
+    embedded = await useEmbeddedPostgres(options.announce).catch((error: Error) => fail(error.message));
+    process.env.DATABASE_URL = embedded.url;
+  }
+  const databaseUrl = process.env.DATABASE_URL as string;
+  const shutdown = async () => {
+    if (embedded?.owned) await embedded.stop();
+  };
+
+  if (options.migrate !== false) {
+    try {
+      const applied = await migrate(databaseUrl);
+      for (const name of applied) options.announce(`applied migration ${name}`);
+    } catch (error) {
+      await shutdown();
+      if (error instanceof MigrationError) fail(error.message);
+      fail(`cannot prepare the database at ${redact(databaseUrl)}: ${(error as Error).message}`);
+    }
+  }
+  return { databaseUrl, embedded, shutdown };
+}
+
+/** The URL without its password, for messages. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
+}

@@ -1,0 +1,93 @@
+/**
+ * The process's one PostgreSQL pool and the one Prisma client built on it.
+ *
+ * Prisma serves the typed CRUD; the hot paths (ingest, claim, apply) run SQL
+ * through the same pool with `sql`, so that ON CONFLICT, SKIP LOCKED and
+ * array parameters are written as PostgreSQL means them. Both share the pool
+ * size limit. The globalThis guard keeps one pool across Next.js hot reloads.
+ */
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { env, isBuildPhase, requireDatabaseUrl } from "./env.ts";
+import { PrismaClient } from "./generated/prisma/client.ts";
+import { log } from "./log.ts";
+
+// bigint columns (event ids, versions, counters) arrive as JS numbers when
+// they fit, which every value Tidemark stores does (versions are validated as
+// safe integers at the edge). Larger values fail loudly rather than round.
+pg.types.setTypeParser(pg.types.builtins.INT8, (text) => {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw new RangeError(`bigint ${text} exceeds Number.MAX_SAFE_INTEGER`);
+  return value;
+});
+
+function createPool(): pg.Pool {
+  const pool = new pg.Pool({
+    // During `next build` modules are evaluated but nothing may connect.
+    connectionString: isBuildPhase ? undefined : requireDatabaseUrl(),
+    max: env.DATABASE_POOL_SIZE,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    application_name: "tidemark",
+  });
+  // An idle client losing its connection emits here; unhandled, it would kill the process.
+  pool.on("error", (error) => log.warn({ module: "db", err: error.message }, "idle database connection lost"));
+  return pool;
+}
+
+const globalForDb = globalThis as unknown as { tidemarkPool?: pg.Pool; tidemarkPrisma?: PrismaClient };
+
+export const pool: pg.Pool = (globalForDb.tidemarkPool ??= createPool());
+export const db: PrismaClient = (globalForDb.tidemarkPrisma ??= new PrismaClient({ adapter: new PrismaPg(pool) }));
+
+/** A connection or a transaction: whatever `sql` runs on. */
+export type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
+
+/** Runs one parameterised statement and returns its rows. */
+export async function sql<Row extends pg.QueryResultRow>(
+  on: Queryable,
+  text: string,
+  values: readonly unknown[] = [],
+): Promise<Row[]> {
+  const result = await on.query<Row>(text, values as unknown[]);
+  return result.rows;
+}
+
+/** A client inside an open transaction; core functions take one and never commit it. */
+export type Tx = pg.PoolClient;
+
+/**
+ * Runs `work` in one transaction on one pooled connection: COMMIT when it
+ * resolves, ROLLBACK when it throws (and the error is rethrown). A connection
+ * that cannot even roll back is destroyed instead of returned to the pool.
+ */
+export async function transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let discard = false;
+  try {
+    await client.query("BEGIN");
+    const result = await work(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch((rollbackError: unknown) => {
+      discard = true;
+      log.warn({ module: "db", err: (rollbackError as Error).message }, "rollback failed; discarding connection");
+    });
+    throw error;
+  } finally {
+    client.release(discard);
+  }
+}
+
+/** A dedicated connection outside the pool, for LISTEN; the caller ends it. */
+export function createListenClient(): pg.Client {
+  return new pg.Client({ connectionString: requireDatabaseUrl(), application_name: "tidemark-listen" });
+}
+
+export async function closeDatabase(): Promise<void> {
+  await db.$disconnect();
+  await pool.end();
+  globalForDb.tidemarkPool = undefined;
+  globalForDb.tidemarkPrisma = undefined;
+}

@@ -1,0 +1,87 @@
+/**
+ * The configuration schema and its parser, free of side effects: entry points
+ * validate the environment with parseEnv before they start anything (an
+ * embedded database, a build), and server/env.ts applies it to process.env.
+ * A bad value throws a ConfigError whose message is one line naming the
+ * variable, what was expected and what was given.
+ */
+import { z } from "zod";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const integer = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === "" ? undefined : value.trim()));
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  /** Set by Next.js while `next build` collects pages; no database is needed then. */
+  NEXT_PHASE: optionalString,
+  /** "nodejs" or "edge" inside Next.js; unset in plain Node processes. */
+  NEXT_RUNTIME: optionalString,
+
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL")
+      .optional(),
+  ),
+  DATABASE_POOL_SIZE: integer(1, 200, 10),
+  REDIS_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL")
+      .optional(),
+  ),
+  /** Every Redis key starts with this, so tests and deployments can share a server. */
+  REDIS_KEY_PREFIX: z.string().min(1).max(64).default("tidemark:"),
+
+  PORT: integer(1, 65535, 3000),
+  SESSION_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
+  ADMIN_EMAIL: optionalString.pipe(z.email("must be an email address").optional()),
+  ADMIN_PASSWORD: optionalString.pipe(z.string().min(12, "must be at least 12 characters").optional()),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+
+  /** Largest accepted body of a single-event webhook, in bytes. */
+  WEBHOOK_MAX_BODY_BYTES: integer(1024, 64 * 1024 * 1024, 256 * 1024),
+  /** Largest accepted body of a batch webhook, in bytes. */
+  WEBHOOK_MAX_BATCH_BYTES: integer(1024, 256 * 1024 * 1024, 4 * 1024 * 1024),
+  /** How long a tenant lookup is cached in-process (jittered by up to 20%). */
+  TENANT_CACHE_TTL_MS: integer(0, 600_000, 5_000),
+
+  /** Worker loops run inside the app process (`npm start`); 0 turns them off. */
+  WORKER_CONCURRENCY: integer(0, 64, 2),
+  /** Events a tenant may take per scheduling turn, times its weight. */
+  WORKER_QUANTUM: integer(1, 10_000, 100),
+  /** Upper bound on one claimed batch, whatever the weight. */
+  WORKER_MAX_BATCH: integer(1, 10_000, 500),
+  /** How long a claimed batch stays leased before other workers may take it back. */
+  WORKER_LEASE_MS: integer(500, 3_600_000, 30_000),
+  /** Attempts before an event is dead. */
+  WORKER_MAX_ATTEMPTS: integer(1, 100, 5),
+  /** Idle workers look for work this often even without a wake-up signal. */
+  WORKER_POLL_MS: integer(10, 60_000, 1_000),
+});
+
+export type Env = z.infer<typeof schema>;
+
+function describe(issue: z.core.$ZodIssue, source: NodeJS.ProcessEnv): string {
+  const name = issue.path.join(".");
+  const given = source[name];
+  return `${name}: ${issue.message}${given === undefined ? "" : ` (got ${JSON.stringify(given)})`}`;
+}
+
+export function parseEnv(source: NodeJS.ProcessEnv): Env {
+  const result = schema.safeParse(source);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => describe(issue, source)).join("; ");
+    throw new ConfigError(`Invalid configuration: ${problems}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,97 @@
+/**
+ * One error vocabulary for HTTP and tRPC.
+ *
+ * Code raises AppError with a code from ErrorCodes; the edges map it with
+ * toErrorResponse (route handlers) or the tRPC error formatter. Anything that
+ * is not an AppError becomes a 503 when the database is unreachable and a
+ * generic 500 otherwise: its message and stack go to the log, never to the
+ * client.
+ */
+import { log } from "./log.ts";
+
+export const ErrorCodes = {
+  bad_request: 400,
+  invalid_json: 400,
+  missing_header: 400,
+  unauthorized: 401,
+  invalid_signature: 401,
+  timestamp_out_of_range: 401,
+  forbidden: 403,
+  not_found: 404,
+  tenant_not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  invalid_event: 422,
+  validation_failed: 422,
+  rate_limited: 429,
+  quota_exceeded: 429,
+  internal: 500,
+  unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  override name = "AppError";
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly extra: { details?: ErrorDetail[]; retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: extra.cause });
+    this.status = ErrorCodes[code];
+  }
+}
+
+const UNREACHABLE_NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "EAI_AGAIN", "EPIPE"]);
+// SQLSTATEs that mean "the server is not there for you right now", not "your query is wrong".
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+
+/** True when `error` says PostgreSQL cannot be reached or is not accepting work. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string") {
+    if (UNREACHABLE_NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith("08")) return true;
+  }
+  if (error instanceof AggregateError) return error.errors.some(isDatabaseUnavailable);
+  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(
+    error.message,
+  );
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: ErrorDetail[] };
+}
+
+/** Normalises any thrown value into an AppError safe to show a client. */
+export function toAppError(error: unknown, retryAfterSeconds: () => number): AppError {
+  if (error instanceof AppError) return error;
+  if (isDatabaseUnavailable(error)) {
+    log.warn({ module: "errors", err: (error as Error).message }, "database unavailable");
+    return new AppError("unavailable", "the database is unavailable; nothing was stored, retry later", {
+      retryAfterSeconds: retryAfterSeconds(),
+      cause: error,
+    });
+  }
+  log.error({ module: "errors", err: error }, "unexpected error");
+  return new AppError("internal", "internal error", { cause: error });
+}
+
+export function errorBody(error: AppError): ErrorBody {
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.extra.details ? { details: error.extra.details } : {}),
+    },
+  };
+}

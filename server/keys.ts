@@ -1,0 +1,20 @@
+/**
+ * Every Redis key Tidemark uses is built here, under REDIS_KEY_PREFIX, so the
+ * key space is visible in one place and tests can run in a namespace of their own.
+ */
+import { env } from "./env.ts";
+
+const prefix = env.REDIS_KEY_PREFIX;
+
+export const keys = {
+  /** A tenant's token bucket: hash {tokens, ts}. */
+  rateBucket: (tenantId: number) => `${prefix}rate:${tenantId}`,
+  /** A tenant's accepted-event count for one UTC day (days since the epoch). */
+  dailyQuota: (tenantId: number, utcDay: number) => `${prefix}quota:${tenantId}:${utcDay}`,
+} as const;
+
+export const MS_PER_DAY = 86_400_000;
+
+export function utcDay(nowMs: number): number {
+  return Math.floor(nowMs / MS_PER_DAY);
+}

@@ -1,0 +1,52 @@
+/**
+ * Process metrics in the Prometheus format, served by /api/metrics. One
+ * registry per process (guarded across Next.js hot reloads); modules record
+ * through the named instruments below, never by creating their own.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "tidemark_process_" });
+  return {
+    registry,
+    webhookResponses: new Counter({
+      name: "tidemark_webhook_responses_total",
+      help: "Webhook answers by endpoint and HTTP status.",
+      labelNames: ["endpoint", "status"] as const,
+      registers: [registry],
+    }),
+    eventsStored: new Counter({
+      name: "tidemark_events_stored_total",
+      help: "Events durably stored in the inbox.",
+      registers: [registry],
+    }),
+    rateLimiterUnavailable: new Counter({
+      name: "tidemark_rate_limiter_unavailable_total",
+      help: "Requests admitted without a rate-limit decision because the shared store failed (fail open).",
+      registers: [registry],
+    }),
+    eventsProcessed: new Counter({
+      name: "tidemark_events_processed_total",
+      help: "Events that reached an outcome, by outcome.",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    transientRetries: new Counter({
+      name: "tidemark_worker_transient_retries_total",
+      help: "Batches retried after a transient database error, by SQLSTATE (40P01 is a deadlock).",
+      labelNames: ["sqlstate"] as const,
+      registers: [registry],
+    }),
+    batchSeconds: new Histogram({
+      name: "tidemark_worker_batch_seconds",
+      help: "Time to apply one claimed batch, commit included.",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+  };
+}
+
+const globalForMetrics = globalThis as unknown as { tidemarkMetrics?: ReturnType<typeof createMetrics> };
+
+export const metrics = (globalForMetrics.tidemarkMetrics ??= createMetrics());

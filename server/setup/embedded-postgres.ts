@@ -1,0 +1,124 @@
+/**
+ * The embedded PostgreSQL that `npm start` uses when DATABASE_URL is unset.
+ *
+ * Data lives in .data/postgres; the port and password are chosen once and
+ * kept in .data/embedded-postgres.json, so every later `npm start`, `npm run
+ * tidemark` or `npm run worker` finds the same server. If one is already
+ * running on that data directory (its postmaster.pid names a live process)
+ * it is reused and left running; otherwise it is started and the caller owns
+ * it (and stops it). Binaries come from the embedded-postgres npm packages;
+ * nothing is downloaded.
+ */
+import EmbeddedPostgres from "embedded-postgres";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const DATA_DIR = path.join(PROJECT_ROOT, ".data");
+const CLUSTER_DIR = path.join(DATA_DIR, "postgres");
+const STATE_FILE = path.join(DATA_DIR, "embedded-postgres.json");
+const DATABASE = "tidemark";
+const USER = "postgres";
+/** Away from 5432, where a machine's own PostgreSQL usually listens. */
+const PREFERRED_PORT = 54329;
+
+interface EmbeddedState {
+  port: number;
+  password: string;
+}
+
+export interface EmbeddedDatabase {
+  url: string;
+  /** True when this process started the server (and so must stop it). */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+async function freePort(preferred: number): Promise<number> {
+  for (let port = preferred; port < preferred + 100; port++) if (await isPortFree(port)) return port;
+  throw new Error(`no free port in ${preferred}–${preferred + 99} for the embedded PostgreSQL`);
+}
+
+async function loadOrCreateState(): Promise<EmbeddedState> {
+  if (existsSync(STATE_FILE)) return JSON.parse(await readFile(STATE_FILE, "utf8")) as EmbeddedState;
+  await mkdir(DATA_DIR, { recursive: true });
+  const state: EmbeddedState = { port: await freePort(PREFERRED_PORT), password: randomBytes(18).toString("base64url") };
+  await writeFile(STATE_FILE, JSON.stringify(state, null, 2), { mode: 0o600 });
+  return state;
+}
+
+/** The pid in postmaster.pid, if that process is alive. */
+async function runningPostmaster(): Promise<number | null> {
+  const pidFile = path.join(CLUSTER_DIR, "postmaster.pid");
+  if (!existsSync(pidFile)) return null;
+  const pid = Number((await readFile(pidFile, "utf8")).split("\n")[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+async function ensureDatabase(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url.replace(/\/[^/]*$/, "/postgres") });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [DATABASE]);
+    if (rowCount === 0) await client.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function useEmbeddedPostgres(log: (line: string) => void): Promise<EmbeddedDatabase> {
+  const state = await loadOrCreateState();
+  const url = `postgresql://${USER}:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${DATABASE}`;
+
+  if (await runningPostmaster()) {
+    await ensureDatabase(url);
+    return { url, owned: false, stop: async () => undefined };
+  }
+
+  const recentLog: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: CLUSTER_DIR,
+    user: USER,
+    password: state.password,
+    port: state.port,
+    persistent: true,
+    // PostgreSQL refuses to run as root; the package creates and uses a `postgres` OS user.
+    createPostgresUser: true,
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
+    onLog: (message: string) => {
+      recentLog.push(message);
+      if (recentLog.length > 20) recentLog.shift();
+    },
+    onError: (error: unknown) => log(`embedded PostgreSQL: ${String(error)}`),
+  });
+  if (!existsSync(path.join(CLUSTER_DIR, "PG_VERSION"))) {
+    log(`initialising an embedded PostgreSQL in ${path.relative(PROJECT_ROOT, CLUSTER_DIR)}`);
+    await server.initialise();
+  }
+  // start() rejects without a reason when postgres exits early; its own last words say why.
+  await server.start().catch((error: unknown) => {
+    throw new Error(`the embedded PostgreSQL did not start: ${String(error ?? "")} ${recentLog.join("").trim().slice(-800)}`);
+  });
+  await ensureDatabase(url);
+  log(`embedded PostgreSQL listening on 127.0.0.1:${state.port}`);
+  return { url, owned: true, stop: () => server.stop() };
+}
