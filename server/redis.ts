@@ -38,6 +38,8 @@ export interface SharedStore {
    */
   takeTokens(request: TokenRequest): Promise<TokenResult>;
   ping(): Promise<void>;
+  /** Deletes every key under REDIS_KEY_PREFIX (tests use it to leave nothing behind). */
+  clearNamespace(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -119,6 +121,15 @@ export class RedisStore implements SharedStore {
     await this.client.ping();
   }
 
+  async clearNamespace(): Promise<void> {
+    let cursor = "0";
+    do {
+      const [next, found] = await this.client.scan(cursor, "MATCH", `${env.REDIS_KEY_PREFIX}*`, "COUNT", 500);
+      if (found.length > 0) await this.client.del(...found);
+      cursor = next;
+    } while (cursor !== "0");
+  }
+
   async close(): Promise<void> {
     await this.client.quit().catch(() => this.client.disconnect());
   }
@@ -167,9 +178,13 @@ export class MemoryStore implements SharedStore {
 
   async ping(): Promise<void> {}
 
-  async close(): Promise<void> {
+  async clearNamespace(): Promise<void> {
     this.buckets.clear();
     this.quotas.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.clearNamespace();
   }
 }
 

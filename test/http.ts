@@ -1,0 +1,81 @@
+/**
+ * Serves the app's route handlers over real HTTP (node:http on a free port)
+ * without a Next.js build, for integration tests that need connections,
+ * keep-alive, streaming bodies and concurrency. Requests are converted to
+ * web Requests exactly as received (headers, streamed body) and passed to
+ * the same exported handlers Next.js calls; the playwright suite covers the
+ * real Next.js server.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+
+type RouteHandler = (request: Request, context: { params: Promise<Record<string, string>> }) => Promise<Response>;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  handler: RouteHandler;
+}
+
+export interface TestServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Routes in the App Router's notation, e.g. "/api/webhooks/[tenant]/batch". */
+export function route(method: string, path: string, handler: RouteHandler): Route {
+  const names: string[] = [];
+  const pattern = new RegExp(
+    `^${path.replace(/\[([^\]]+)\]/g, (_, name: string) => {
+      names.push(name);
+      return "([^/]+)";
+    })}$`,
+  );
+  return { method, pattern, names, handler };
+}
+
+export async function serve(routes: Route[]): Promise<TestServer> {
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://test.local");
+    const match = routes
+      .map((candidate) => ({ candidate, found: candidate.method === req.method ? candidate.pattern.exec(url.pathname) : null }))
+      .find((entry) => entry.found !== null);
+    if (!match?.found) {
+      res.writeHead(404).end();
+      return;
+    }
+    const params = Object.fromEntries(match.candidate.names.map((name, i) => [name, decodeURIComponent(match.found?.[i + 1] ?? "")]));
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (typeof value === "string") headers.set(name, value);
+      else if (Array.isArray(value)) for (const entry of value) headers.append(name, entry);
+    }
+    const hasBody = req.method !== "GET" && req.method !== "HEAD";
+    const request = new Request(url, {
+      method: req.method,
+      headers,
+      body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+      duplex: "half",
+    } as RequestInit);
+    try {
+      const response = await match.candidate.handler(request, { params: Promise.resolve(params) });
+      res.writeHead(response.status, Object.fromEntries(response.headers.entries()));
+      res.end(Buffer.from(await response.arrayBuffer()));
+    } catch (error) {
+      res.writeHead(599).end(String(error));
+    }
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
