@@ -41,7 +41,9 @@ export const pool: pg.Pool = (globalForDb.tidemarkPool ??= createPool());
 export const db: PrismaClient = (globalForDb.tidemarkPrisma ??= new PrismaClient({ adapter: new PrismaPg(pool) }));
 
 /** A connection or a transaction: whatever `sql` runs on. */
-export type Queryable = Pick<pg.Pool | pg.PoolClient, "query">;
+export interface Queryable {
+  query<Row extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>>;
+}
 
 /** Runs one parameterised statement and returns its rows. */
 export async function sql<Row extends pg.QueryResultRow>(
@@ -53,8 +55,14 @@ export async function sql<Row extends pg.QueryResultRow>(
   return result.rows;
 }
 
-/** A client inside an open transaction; core functions take one and never commit it. */
-export type Tx = pg.PoolClient;
+/**
+ * An open transaction. Core functions take one and never commit it. It is a
+ * fresh object per transaction (not the pooled connection itself), so state
+ * kept per transaction, such as the lock-order guard, starts empty each time.
+ */
+export interface Tx extends Queryable {
+  readonly isTransaction: true;
+}
 
 /**
  * Runs `work` in one transaction on one pooled connection: COMMIT when it
@@ -66,7 +74,8 @@ export async function transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
   let discard = false;
   try {
     await client.query("BEGIN");
-    const result = await work(client);
+    const tx: Tx = { isTransaction: true, query: (text, values) => client.query(text, values) };
+    const result = await work(tx);
     await client.query("COMMIT");
     return result;
   } catch (error) {

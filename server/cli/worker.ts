@@ -1,0 +1,29 @@
+/**
+ * `npm run worker`: a worker process for scale-out. Run any number, on any
+ * machine that reaches the same PostgreSQL (and Redis). SIGTERM or Ctrl-C
+ * stops claiming, finishes or gives back the batches in flight, and exits.
+ */
+import { bootstrap } from "./bootstrap.ts";
+
+const say = (line: string) => process.stdout.write(`tidemark worker: ${line}\n`);
+const boot = await bootstrap({ announce: say });
+
+const { Worker, workerOptionsFromEnv } = await import("../worker/worker.ts");
+const { closeDatabase } = await import("../db.ts");
+
+const options = workerOptionsFromEnv();
+const worker = new Worker({ ...options, concurrency: Math.max(1, options.concurrency) });
+await worker.start();
+say(`processing with ${Math.max(1, options.concurrency)} loops (pid ${process.pid})`);
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await worker.stop();
+  await closeDatabase();
+  await boot.shutdown();
+  process.exit(0);
+}
+process.on("SIGINT", () => void stop());
+process.on("SIGTERM", () => void stop());

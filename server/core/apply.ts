@@ -1,0 +1,172 @@
+/**
+ * applyBatch: turns a batch of one tenant's stored events into item state,
+ * inside the caller's transaction.
+ *
+ * Guarantees (DESIGN.md, "Event semantics"):
+ * - Last writer wins by (version, type rank, event id); the comparison and
+ *   the write are one UPDATE … WHERE (old) < (new) done by the database, so
+ *   the outcome never depends on a value read earlier by the application.
+ * - Deletes leave tombstones; an older create or update arriving later finds
+ *   the tombstone's higher version and changes nothing (`stale`).
+ * - Every event gets exactly one outcome: applied, stale, duplicate (same
+ *   version, type and content as the state it met) or rejected (its stored
+ *   payload fails validation; it is kept, not retried).
+ * - Locks: items rows are locked in ascending item id by a single
+ *   INSERT … ON CONFLICT pass (new rows inserted, existing rows locked, both
+ *   in input order), then refs; see lock-order.ts. No statement of the batch
+ *   runs concurrently with another.
+ */
+import { sql, type Tx } from "../db.ts";
+import { ZEventBody } from "../ingest/envelope.ts";
+import { byKey, lockSteps } from "./lock-order.ts";
+import { comparePrecedence, isSameChange, itemStateOf, type ItemState } from "./model.ts";
+
+export interface InboxEvent {
+  /** The inbox row id. */
+  id: number;
+  eventId: string;
+  /** The stored event: {type, timestamp, data}. */
+  payload: unknown;
+}
+
+export type ApplyOutcome = "applied" | "stale" | "duplicate" | "rejected";
+
+export interface EventResult {
+  id: number;
+  outcome: ApplyOutcome;
+  error: string | null;
+}
+
+/** Puts rows in the order their locks are taken. Production sorts by key; only tests pass anything else. */
+export type RowOrder = (rows: ItemState[]) => ItemState[];
+
+export const sortByItemId: RowOrder = (rows) => [...rows].sort(byKey((row) => row.itemId));
+
+// Inserts new items with their final state and locks existing ones (DO UPDATE
+// … WHERE false updates nothing but locks the conflicting row), one row at a
+// time in `position` order.
+const INSERT_OR_LOCK_ITEMS = `
+INSERT INTO items (tenant_id, item_id, version, type_rank, event_id, content_hash, deleted, name, category, value, updated_at)
+SELECT $1, r.item_id, r.version, r.type_rank, r.event_id, decode(r.content_hash, 'hex'), r.deleted, r.name, r.category, r.value, now()
+  FROM unnest($2::text[], $3::bigint[], $4::smallint[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::float8[])
+       WITH ORDINALITY AS r(item_id, version, type_rank, event_id, content_hash, deleted, name, category, value, position)
+ ORDER BY r.position
+    ON CONFLICT (tenant_id, item_id) DO UPDATE SET version = items.version WHERE false
+RETURNING item_id`;
+
+const LOCKED_PRE_IMAGES = `
+SELECT item_id, version, type_rank, encode(content_hash, 'hex') AS content_hash
+  FROM items
+ WHERE tenant_id = $1 AND item_id = ANY($2::text[])`;
+
+// The last-writer-wins rule, decided by the database on rows this transaction holds.
+const WRITE_IF_NEWER = `
+UPDATE items AS i
+   SET version = r.version, type_rank = r.type_rank, event_id = r.event_id, content_hash = decode(r.content_hash, 'hex'),
+       deleted = r.deleted, name = r.name, category = r.category, value = r.value, updated_at = now()
+  FROM unnest($2::text[], $3::bigint[], $4::smallint[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::float8[])
+       AS r(item_id, version, type_rank, event_id, content_hash, deleted, name, category, value)
+ WHERE i.tenant_id = $1 AND i.item_id = r.item_id
+   AND (i.version, i.type_rank, i.event_id COLLATE "C") < (r.version, r.type_rank, r.event_id COLLATE "C")
+RETURNING i.item_id`;
+
+const DELETE_REFS = `DELETE FROM item_refs WHERE tenant_id = $1 AND item_id = ANY($2::text[])`;
+
+const INSERT_REFS = `
+INSERT INTO item_refs (tenant_id, item_id, ref_id)
+SELECT $1, r.item_id, r.ref_id FROM unnest($2::text[], $3::text[]) AS r(item_id, ref_id)
+ ORDER BY r.item_id COLLATE "C", r.ref_id COLLATE "C"`;
+
+function itemColumns(rows: ItemState[]): unknown[] {
+  return [
+    rows.map((row) => row.itemId),
+    rows.map((row) => row.version),
+    rows.map((row) => row.typeRank),
+    rows.map((row) => row.eventId),
+    rows.map((row) => row.contentHash.toString("hex")),
+    rows.map((row) => row.deleted),
+    rows.map((row) => row.name),
+    rows.map((row) => row.category),
+    rows.map((row) => row.value),
+  ];
+}
+
+interface PreImage {
+  item_id: string;
+  version: number;
+  type_rank: number;
+  content_hash: string;
+}
+
+export async function applyBatch(tx: Tx, tenantId: number, events: readonly InboxEvent[]): Promise<EventResult[]> {
+  return applyBatchWithRowOrder(tx, tenantId, events, sortByItemId);
+}
+
+/**
+ * applyBatch with the row order as a parameter: the seam through which the
+ * race test proves it can see a deadlock when rows are not sorted. Call
+ * applyBatch everywhere else.
+ */
+export async function applyBatchWithRowOrder(tx: Tx, tenantId: number, events: readonly InboxEvent[], orderRows: RowOrder): Promise<EventResult[]> {
+  const results = new Map<number, EventResult>();
+  const candidates: { id: number; state: ItemState }[] = [];
+  for (const event of events) {
+    const parsed = ZEventBody.safeParse(event.payload);
+    if (!parsed.success) {
+      const error = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(body)"}: ${issue.message}`).join("; ");
+      results.set(event.id, { id: event.id, outcome: "rejected", error });
+    } else {
+      candidates.push({ id: event.id, state: itemStateOf(event.eventId, parsed.data) });
+    }
+  }
+
+  // One write per item: the batch's own winner. The others lost inside the batch.
+  const winners = new Map<string, { id: number; state: ItemState }>();
+  for (const candidate of candidates) {
+    const current = winners.get(candidate.state.itemId);
+    if (!current || comparePrecedence(candidate.state, current.state) > 0) winners.set(candidate.state.itemId, candidate);
+  }
+  for (const candidate of candidates) {
+    const winner = winners.get(candidate.state.itemId) as { id: number; state: ItemState };
+    if (winner.id === candidate.id) continue;
+    const outcome = isSameChange(candidate.state, winner.state) ? "duplicate" : "stale";
+    results.set(candidate.id, { id: candidate.id, outcome, error: null });
+  }
+
+  const rows = orderRows([...winners.values()].map((winner) => winner.state));
+  if (rows.length > 0) {
+    const locks = lockSteps(tx);
+    locks.enter("items");
+    const inserted = new Set((await sql<{ item_id: string }>(tx, INSERT_OR_LOCK_ITEMS, [tenantId, ...itemColumns(rows)])).map((row) => row.item_id));
+    const existing = rows.filter((row) => !inserted.has(row.itemId));
+
+    const preImages = new Map<string, PreImage>();
+    const written = new Set<string>(inserted);
+    if (existing.length > 0) {
+      const ids = existing.map((row) => row.itemId);
+      for (const row of await sql<PreImage>(tx, LOCKED_PRE_IMAGES, [tenantId, ids])) preImages.set(row.item_id, row);
+      for (const row of await sql<{ item_id: string }>(tx, WRITE_IF_NEWER, [tenantId, ...itemColumns(existing)])) written.add(row.item_id);
+    }
+
+    for (const row of rows) {
+      const winner = winners.get(row.itemId) as { id: number };
+      const before = preImages.get(row.itemId);
+      const sameAsBefore =
+        before !== undefined && isSameChange(row, { version: before.version, typeRank: before.type_rank, contentHash: Buffer.from(before.content_hash, "hex") });
+      const outcome = sameAsBefore ? "duplicate" : written.has(row.itemId) ? "applied" : "stale";
+      results.set(winner.id, { id: winner.id, outcome, error: null });
+    }
+
+    // An item's refs follow the item: replaced whenever the item was written.
+    const changed = rows.filter((row) => written.has(row.itemId));
+    if (changed.length > 0) {
+      locks.enter("item_refs");
+      const replaced = changed.filter((row) => !inserted.has(row.itemId)).map((row) => row.itemId);
+      if (replaced.length > 0) await sql(tx, DELETE_REFS, [tenantId, replaced]);
+      const pairs = changed.flatMap((row) => row.refs.map((ref) => [row.itemId, ref] as const));
+      if (pairs.length > 0) await sql(tx, INSERT_REFS, [tenantId, pairs.map(([item]) => item), pairs.map(([, ref]) => ref)]);
+    }
+  }
+
+  return events.map((event) => results.get(event.id) as EventResult);
+}

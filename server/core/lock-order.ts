@@ -1,0 +1,48 @@
+/**
+ * The one global lock order. Every transaction that writes more than one
+ * table takes its locks table by table in LOCK_ORDER, and inside a table row
+ * by row in ascending key order. Two transactions that follow the same order
+ * can wait for each other but never in a cycle, so they cannot deadlock.
+ *
+ * lockSteps(tx) is the runtime guard: each write step announces its table
+ * before touching it, and announcing a table that comes before one already
+ * entered throws, so a change that breaks the order fails in every test that
+ * exercises it instead of deadlocking once in production.
+ */
+import type { Tx } from "../db.ts";
+
+export const LOCK_ORDER = ["scheduler_state", "events", "items", "item_refs", "rollup_counts", "rollup_latency"] as const;
+export type LockedTable = (typeof LOCK_ORDER)[number];
+
+export class LockOrderViolation extends Error {
+  override name = "LockOrderViolation";
+}
+
+const entered = new WeakMap<object, number>();
+
+export interface LockSteps {
+  /** Declares that the transaction is about to lock rows of `table`. */
+  enter(table: LockedTable): void;
+}
+
+export function lockSteps(tx: Tx): LockSteps {
+  return {
+    enter(table) {
+      const index = LOCK_ORDER.indexOf(table);
+      const last = entered.get(tx) ?? -1;
+      if (index < last) {
+        throw new LockOrderViolation(`lock order violated: ${table} after ${LOCK_ORDER[last]} (order: ${LOCK_ORDER.join(" → ")})`);
+      }
+      entered.set(tx, index);
+    },
+  };
+}
+
+/** Row order inside a table: ascending by key, compared as PostgreSQL's "C" collation does (code points). */
+export function byKey<T>(key: (row: T) => string): (a: T, b: T) => number {
+  return (a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  };
+}
