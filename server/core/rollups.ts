@@ -80,56 +80,64 @@ INSERT INTO rollup_latency AS l (tenant_id, resolution, bucket, bin, count)
 SELECT $1, r.* FROM unnest($2::int[], $3::timestamptz[], $4::int[], $5::bigint[]) AS r
     ON CONFLICT (tenant_id, resolution, bucket, bin) DO UPDATE SET count = l.count + excluded.count`;
 
-/**
- * Adds `processed` to the tenant's rollups. `receivedToo` is false when the
- * events were already counted as received (a replayed dead event).
- */
-export async function recordRollups(tx: Tx, tenantId: number, processed: readonly ProcessedEvent[], options: { countReceived?: boolean } = {}): Promise<void> {
-  if (processed.length === 0) return;
-  const countReceived = options.countReceived ?? true;
-  const counts = new Map<string, { resolution: number; bucket: number; counts: Counts }>();
-  const latency = new Map<string, { resolution: number; bucket: number; bins: Bins }>();
-  const countsAt = (resolution: number, bucket: number) => {
+type CountRow = { resolution: number; bucket: number; counts: Counts };
+
+/** Adds each row's counts (negative to retract) to the tenant's rollup_counts, in key order. */
+async function addCounts(tx: Tx, tenantId: number, rows: Iterable<CountRow>): Promise<void> {
+  const sorted = [...rows].sort((a, b) => a.resolution - b.resolution || a.bucket - b.bucket);
+  if (sorted.length === 0) return;
+  lockSteps(tx).enter("rollup_counts");
+  await sql(tx, UPSERT_COUNTS, [
+    tenantId,
+    sorted.map((row) => row.resolution),
+    sorted.map((row) => new Date(row.bucket)),
+    ...COUNT_COLUMNS.map((column) => sorted.map((row) => row.counts[column])),
+  ]);
+}
+
+const COUNT_COLUMNS = ["receivedCreated", "receivedUpdated", "receivedDeleted", "applied", "stale", "duplicate", "rejected", "dead", "latencyCount", "latencySumMs"] as const;
+
+class CountTable {
+  readonly rows = new Map<string, CountRow>();
+
+  at(resolution: number, date: Date): Counts {
+    const bucket = bucketStart(date, resolution);
     const key = `${resolution}:${bucket}`;
-    let entry = counts.get(key);
-    if (!entry) counts.set(key, (entry = { resolution, bucket, counts: emptyCounts() }));
-    return entry.counts;
-  };
+    let row = this.rows.get(key);
+    if (!row) this.rows.set(key, (row = { resolution, bucket, counts: emptyCounts() }));
+    return row.counts;
+  }
+}
+
+/** Adds `processed` (events that reached an outcome in this transaction) to the tenant's rollups. */
+export async function recordRollups(tx: Tx, tenantId: number, processed: readonly ProcessedEvent[]): Promise<void> {
+  if (processed.length === 0) return;
+  const counts = new CountTable();
+  const latency = new Map<string, { resolution: number; bucket: number; bins: Bins }>();
 
   for (const event of processed) {
     for (const resolution of ROLLUP_RESOLUTIONS) {
-      if (countReceived) countsAt(resolution, bucketStart(event.receivedAt, resolution))[RECEIVED_COLUMN[event.type]] += 1;
-      const processedBucket = bucketStart(event.processedAt, resolution);
-      const atProcessed = countsAt(resolution, processedBucket);
+      counts.at(resolution, event.receivedAt)[RECEIVED_COLUMN[event.type]] += 1;
+      const atProcessed = counts.at(resolution, event.processedAt);
       atProcessed[event.outcome] += 1;
       if (event.outcome === "dead") continue;
       const ms = Math.max(0, event.processedAt.getTime() - event.receivedAt.getTime());
       atProcessed.latencyCount += 1;
       atProcessed.latencySumMs += ms;
-      const key = `${resolution}:${processedBucket}`;
+      const bucket = bucketStart(event.processedAt, resolution);
+      const key = `${resolution}:${bucket}`;
       let entry = latency.get(key);
-      if (!entry) latency.set(key, (entry = { resolution, bucket: processedBucket, bins: new Map() }));
+      if (!entry) latency.set(key, (entry = { resolution, bucket, bins: new Map() }));
       addToBins(entry.bins, ms);
     }
   }
-
-  const locks = lockSteps(tx);
-  const countRows = [...counts.values()].sort((a, b) => a.resolution - b.resolution || a.bucket - b.bucket);
-  locks.enter("rollup_counts");
-  await sql(tx, UPSERT_COUNTS, [
-    tenantId,
-    countRows.map((row) => row.resolution),
-    countRows.map((row) => new Date(row.bucket)),
-    ...(["receivedCreated", "receivedUpdated", "receivedDeleted", "applied", "stale", "duplicate", "rejected", "dead", "latencyCount", "latencySumMs"] as const).map(
-      (column) => countRows.map((row) => row.counts[column]),
-    ),
-  ]);
+  await addCounts(tx, tenantId, counts.rows.values());
 
   const binRows = [...latency.values()]
     .flatMap((entry) => [...entry.bins].map(([bin, count]) => ({ resolution: entry.resolution, bucket: entry.bucket, bin, count })))
     .sort((a, b) => a.resolution - b.resolution || a.bucket - b.bucket || a.bin - b.bin);
   if (binRows.length === 0) return;
-  locks.enter("rollup_latency");
+  lockSteps(tx).enter("rollup_latency");
   await sql(tx, UPSERT_LATENCY, [
     tenantId,
     binRows.map((row) => row.resolution),
@@ -137,4 +145,20 @@ export async function recordRollups(tx: Tx, tenantId: number, processed: readonl
     binRows.map((row) => row.bin),
     binRows.map((row) => row.count),
   ]);
+}
+
+/**
+ * Takes dead events back out of the rollups (their `dead` and their
+ * `received`) when they are replayed: processing them again counts them
+ * afresh, so each event is still counted once.
+ */
+export async function retractDead(tx: Tx, tenantId: number, dead: readonly Omit<ProcessedEvent, "outcome">[]): Promise<void> {
+  const counts = new CountTable();
+  for (const event of dead) {
+    for (const resolution of ROLLUP_RESOLUTIONS) {
+      counts.at(resolution, event.receivedAt)[RECEIVED_COLUMN[event.type]] -= 1;
+      counts.at(resolution, event.processedAt).dead -= 1;
+    }
+  }
+  await addCounts(tx, tenantId, counts.rows.values());
 }

@@ -40,7 +40,7 @@ export interface Claim {
 }
 
 const PICK_TENANT = `
-SELECT s.tenant_id, s.deficit, s.visit_open, t.weight
+SELECT s.tenant_id, s.deficit, s.visit_open, t.weight, t.max_concurrency
   FROM scheduler_state s
   JOIN tenants t ON t.id = s.tenant_id
  WHERE EXISTS (SELECT 1 FROM events e
@@ -50,6 +50,15 @@ SELECT s.tenant_id, s.deficit, s.visit_open, t.weight
  ORDER BY s.turn, s.tenant_id
  LIMIT 1
    FOR UPDATE OF s SKIP LOCKED`;
+
+// PICK_TENANT's count is a cheap pre-filter, but read committed evaluates it
+// on the statement's snapshot, which can predate a claim that committed while
+// the statement waited for this tenant's row. Counted again, in a statement
+// started after the lock is held, it sees every claim there is.
+const CLAIMS_IN_FLIGHT = `
+SELECT count(DISTINCT locked_by)::int AS claims
+  FROM events
+ WHERE tenant_id = $1 AND status = 'processing' AND locked_until > now()`;
 
 const CLAIM_EVENTS = `
 UPDATE events
@@ -92,8 +101,10 @@ async function claimOnce(settings: SchedulerSettings): Promise<Claim | null | "r
   return transaction(async (tx) => {
     const locks = lockSteps(tx);
     locks.enter("scheduler_state");
-    const [pick] = await sql<{ tenant_id: number; deficit: number; visit_open: boolean; weight: number }>(tx, PICK_TENANT);
+    const [pick] = await sql<{ tenant_id: number; deficit: number; visit_open: boolean; weight: number; max_concurrency: number }>(tx, PICK_TENANT);
     if (!pick) return null;
+    const [inFlight] = await sql<{ claims: number }>(tx, CLAIMS_IN_FLIGHT, [pick.tenant_id]);
+    if ((inFlight?.claims ?? 0) >= pick.max_concurrency) return "raced";
 
     const deficit = pick.visit_open ? pick.deficit : pick.deficit + settings.quantum * pick.weight;
     const wanted = Math.max(1, Math.min(Math.floor(deficit), settings.maxBatch));

@@ -1,0 +1,95 @@
+/**
+ * Starvation is ruled out: ordering properties of the fair scheduler, not
+ * timings (the timing figures are `npm run bench`'s).
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { pool } from "../db.ts";
+import { bulkPending } from "../../test/events.ts";
+import { createTestTenant } from "../../test/webhooks.ts";
+import { Worker } from "./worker.ts";
+
+const settings = { concurrency: 2, quantum: 100, maxBatch: 500, leaseMs: 30_000, maxAttempts: 5, pollMs: 50 };
+let worker: Worker | undefined;
+afterEach(async () => worker?.stop(5_000));
+
+async function doneCounts(tenantIds: number[]): Promise<Map<number, number>> {
+  const { rows } = await pool.query<{ tenant_id: number; n: number }>(
+    "SELECT tenant_id, count(*)::int AS n FROM events WHERE tenant_id = ANY($1) AND status = 'done' GROUP BY tenant_id",
+    [tenantIds],
+  );
+  return new Map(tenantIds.map((id) => [id, rows.find((row) => row.tenant_id === id)?.n ?? 0]));
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe("fair scheduling", () => {
+  it("a whale with 50,000 pending events does not hold back 20 small tenants", async () => {
+    const whale = await createTestTenant({ name: "whale" });
+    await bulkPending(whale.id, 50_000);
+    const small: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const tenant = await createTestTenant();
+      await bulkPending(tenant.id, 50);
+      small.push(tenant.id);
+    }
+
+    worker = new Worker(settings);
+    await worker.start();
+    await waitFor(async () => [...(await doneCounts(small)).values()].every((n) => n === 50));
+    await worker.stop(5_000);
+
+    const whaleDone = (await doneCounts([whale.id])).get(whale.id) ?? 0;
+    // Every small tenant finished while the whale still held most of its backlog. With a
+    // quantum of 100 the small ones need one turn each, so the whale got about one turn per
+    // worker loop in that time: a few hundred events, far from 25,000.
+    expect(whaleDone).toBeLessThan(25_000);
+    expect(whaleDone).toBeLessThanOrEqual(settings.quantum * 4);
+  });
+
+  it("a weight-2 tenant gets about twice the share of a weight-1 tenant while both are backlogged", async () => {
+    const light = await createTestTenant({ weight: 1 });
+    const heavy = await createTestTenant({ weight: 2 });
+    await bulkPending(light.id, 20_000);
+    await bulkPending(heavy.id, 20_000);
+
+    worker = new Worker(settings);
+    await worker.start();
+    await waitFor(async () => {
+      const counts = await doneCounts([light.id, heavy.id]);
+      return (counts.get(light.id) ?? 0) + (counts.get(heavy.id) ?? 0) >= 6_000;
+    });
+    await worker.stop(5_000);
+
+    const counts = await doneCounts([light.id, heavy.id]);
+    const ratio = (counts.get(heavy.id) ?? 0) / (counts.get(light.id) ?? 1);
+    expect(counts.get(light.id)).toBeLessThan(20_000);
+    expect(counts.get(heavy.id)).toBeLessThan(20_000);
+    expect(ratio).toBeGreaterThan(1.7);
+    expect(ratio).toBeLessThan(2.3);
+  });
+
+  it("the in-flight cap holds: a tenant with max concurrency 1 never has two claims at once", async () => {
+    const tenant = await createTestTenant({ maxConcurrency: 1 });
+    await bulkPending(tenant.id, 1_000);
+    worker = new Worker({ ...settings, concurrency: 4, quantum: 50, maxBatch: 50 });
+    await worker.start();
+    let maxInFlight = 0;
+    await waitFor(async () => {
+      const { rows } = await pool.query<{ claims: number; left: number }>(
+        `SELECT count(DISTINCT locked_by) FILTER (WHERE status = 'processing')::int AS claims,
+                count(*) FILTER (WHERE status <> 'done')::int AS left
+           FROM events WHERE tenant_id = $1`,
+        [tenant.id],
+      );
+      maxInFlight = Math.max(maxInFlight, rows[0]?.claims ?? 0);
+      return rows[0]?.left === 0;
+    });
+    expect(maxInFlight).toBe(1);
+  });
+});
