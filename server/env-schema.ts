@@ -71,13 +71,29 @@ const schema = z.object({
 
 export type Env = z.infer<typeof schema>;
 
-function describe(issue: z.core.$ZodIssue, source: NodeJS.ProcessEnv): string {
-  const name = issue.path.join(".");
-  const given = source[name];
-  return `${name}: ${issue.message}${given === undefined ? "" : ` (got ${JSON.stringify(given)})`}`;
+// A rejected secret is still someone's secret (often one typo from the real one), and the
+// message goes to logs: it is described by its length, and a URL's password is masked.
+const SECRET_VARIABLES = new Set(["SESSION_SECRET", "ADMIN_PASSWORD"]);
+
+function shown(name: string, given: string): string {
+  if (SECRET_VARIABLES.has(name)) return `${given.length} characters`;
+  if (URL.canParse(given)) {
+    const url = new URL(given);
+    if (url.password) {
+      url.password = "***";
+      return JSON.stringify(url.toString());
+    }
+  }
+  return JSON.stringify(given);
 }
 
-export function parseEnv(source: NodeJS.ProcessEnv): Env {
+function describe(issue: z.core.$ZodIssue, source: Readonly<Record<string, string | undefined>>): string {
+  const name = issue.path.join(".");
+  const given = source[name];
+  return `${name}: ${issue.message}${given === undefined ? "" : ` (got ${shown(name, given)})`}`;
+}
+
+export function parseEnv(source: Readonly<Record<string, string | undefined>>): Env {
   const result = schema.safeParse(source);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => describe(issue, source)).join("; ");

@@ -11,6 +11,10 @@ export const keys = {
   rateBucket: (tenantId: number) => `${prefix}rate:${tenantId}`,
   /** A tenant's accepted-event count for one UTC day (days since the epoch). */
   dailyQuota: (tenantId: number, utcDay: number) => `${prefix}quota:${tenantId}:${utcDay}`,
+  /** Sign-in attempts from one client address. */
+  signInByIp: (ip: string) => `${prefix}signin:ip:${ip}`,
+  /** Sign-in attempts against one account (lower-cased email). */
+  signInByAccount: (email: string) => `${prefix}signin:account:${email}`,
 } as const;
 
 export const MS_PER_DAY = 86_400_000;

@@ -16,7 +16,8 @@ import { log, throttledLogger } from "./log.ts";
 
 export interface TokenRequest {
   bucketKey: string;
-  quotaKey: string;
+  /** Required when dailyQuota is set. */
+  quotaKey?: string;
   ratePerSecond: number;
   burst: number;
   /** Events this request would add: 1 for a single event, the count for a batch. */
@@ -107,7 +108,8 @@ export class RedisStore implements SharedStore {
   async takeTokens(request: TokenRequest): Promise<TokenResult> {
     const [allowed, retryAfterMs, reason] = await this.client.takeTokens(
       request.bucketKey,
-      request.quotaKey,
+      // The script declares two keys; without a quota the second is never touched.
+      request.quotaKey ?? request.bucketKey,
       request.ratePerSecond,
       request.burst,
       request.cost,
@@ -146,8 +148,9 @@ export class MemoryStore implements SharedStore {
 
   async takeTokens(request: TokenRequest): Promise<TokenResult> {
     const now = this.now();
+    const quotaKey = request.quotaKey ?? request.bucketKey;
     if (request.dailyQuota !== null) {
-      const used = this.quotas.get(request.quotaKey) ?? 0;
+      const used = this.quotas.get(quotaKey) ?? 0;
       if (used + request.cost > request.dailyQuota) {
         return { allowed: false, reason: "quota", retryAfterMs: MS_PER_DAY - (now % MS_PER_DAY) };
       }
@@ -160,8 +163,8 @@ export class MemoryStore implements SharedStore {
     }
     this.buckets.set(request.bucketKey, { tokens: tokens - request.cost, ts: now });
     if (request.dailyQuota !== null) {
-      this.quotas.set(request.quotaKey, (this.quotas.get(request.quotaKey) ?? 0) + request.cost);
-      this.forgetOtherQuotaDays(request.quotaKey);
+      this.quotas.set(quotaKey, (this.quotas.get(quotaKey) ?? 0) + request.cost);
+      this.forgetOtherQuotaDays(quotaKey);
     }
     return { allowed: true };
   }

@@ -1,9 +1,19 @@
 /** The application's tRPC router: every procedure the browser can call. */
+import { adminRouter } from "./routers/admin.ts";
+import { authRouter } from "./routers/auth.ts";
 import { healthRouter } from "./routers/health.ts";
+import { itemsRouter } from "./routers/items.ts";
+import { statsRouter } from "./routers/stats.ts";
+import { tenantsRouter } from "./routers/tenants.ts";
 import { createCallerFactory, router } from "./trpc.ts";
 
 export const appRouter = router({
   health: healthRouter,
+  auth: authRouter,
+  tenants: tenantsRouter,
+  stats: statsRouter,
+  items: itemsRouter,
+  admin: adminRouter,
 });
 
 export type AppRouter = typeof appRouter;

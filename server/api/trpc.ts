@@ -1,5 +1,12 @@
 /**
- * The one tRPC bootstrap: context, error formatting and the procedure ladder.
+ * The one tRPC bootstrap: context, error formatting and the procedure ladder
+ * publicProcedure → protectedProcedure → tenantProcedure → adminProcedure.
+ *
+ * Access is decided here and nowhere else: each rung narrows ctx (a signed-in
+ * user; a tenant the user may see; an admin), and procedures built on a rung
+ * cannot run without what it checked. A viewer asking for a tenant they are
+ * not a member of is refused whether or not the tenant exists, so the answer
+ * does not reveal which tenants exist.
  *
  * Errors: AppErrors map to the matching tRPC code with their message; zod
  * input errors are flattened into `data.zodError`; anything else is reported
@@ -9,23 +16,25 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { z } from "zod";
+import { SESSION_COOKIE, readCookie, userForSession, type SessionUser } from "../auth/session.ts";
+import { db } from "../db.ts";
 import { AppError, isDatabaseUnavailable } from "../errors.ts";
 import { log } from "../log.ts";
+import { ZTenantSlug } from "../tenants/service.ts";
 
-export interface ContextInner {
-  headers: Headers;
+export interface Context {
+  user: SessionUser | null;
 }
 
 /** The context without HTTP, for tests and server-side callers. */
-export function createContextInner(options: { headers?: Headers } = {}): ContextInner {
-  return { headers: options.headers ?? new Headers() };
+export function createContextInner(options: { user?: SessionUser | null } = {}): Context {
+  return { user: options.user ?? null };
 }
 
-export function createContext(options: { req: Request }): ContextInner {
-  return createContextInner({ headers: options.req.headers });
+export async function createContext(options: { req: Request }): Promise<Context> {
+  const user = await userForSession(readCookie(options.req.headers.get("cookie"), SESSION_COOKIE));
+  return createContextInner({ user });
 }
-
-export type Context = ContextInner;
 
 const STATUS_TO_TRPC_CODE = {
   400: "BAD_REQUEST",
@@ -83,4 +92,28 @@ const errorMapping = t.middleware(async ({ next }) => {
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
+
 export const publicProcedure = t.procedure.use(errorMapping);
+
+/** Signed in: ctx.user is set. */
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
+  return next({ ctx: { user: ctx.user } });
+});
+
+/** Input names a tenant the user may see: ctx.tenant is it. Admins see every tenant; viewers their memberships. */
+export const tenantProcedure = protectedProcedure.input(z.object({ tenant: ZTenantSlug })).use(async ({ ctx, input, next }) => {
+  const tenant = await db.tenant.findUnique({ where: { slug: input.tenant }, select: { id: true, slug: true, name: true } });
+  const allowed = tenant !== null && (ctx.user.role === "admin" || ctx.user.tenantIds.includes(tenant.id));
+  if (!allowed) {
+    if (ctx.user.role === "admin") throw new TRPCError({ code: "NOT_FOUND", message: `no tenant ${JSON.stringify(input.tenant)}` });
+    throw new TRPCError({ code: "FORBIDDEN", message: "you do not have access to this tenant" });
+  }
+  return next({ ctx: { tenant } });
+});
+
+/** An admin: tenants, quotas, secrets, dead letters, users. */
+export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
+  if (ctx.user.role !== "admin") throw new TRPCError({ code: "FORBIDDEN", message: "admins only" });
+  return next({ ctx });
+});

@@ -47,3 +47,40 @@ export async function createUser(input: TCreateUserInput): Promise<CreatedUser> 
     throw error;
   }
 }
+
+export async function listUsers() {
+  const users = await db.user.findMany({
+    select: { id: true, email: true, role: true, createdAt: true, memberships: { select: { tenant: { select: { slug: true } } } }, _count: { select: { sessions: true } } },
+    orderBy: { email: "asc" },
+  });
+  return users.map((user) => ({
+    id: user.id,
+    email: user.email,
+    role: user.role as Role,
+    createdAt: user.createdAt,
+    tenants: user.memberships.map((membership) => membership.tenant.slug).sort(),
+    sessions: user._count.sessions,
+  }));
+}
+
+/** Replaces the user's memberships with exactly `tenantSlugs`. */
+export async function setMemberships(userId: number, tenantSlugs: string[]): Promise<void> {
+  const tenants = await db.tenant.findMany({ where: { slug: { in: tenantSlugs } }, select: { id: true, slug: true } });
+  const missing = tenantSlugs.filter((slug) => !tenants.some((tenant) => tenant.slug === slug));
+  if (missing.length > 0) throw new AppError("not_found", `no tenant with slug ${missing.map((slug) => JSON.stringify(slug)).join(", ")}`);
+  await db.$transaction([
+    db.membership.deleteMany({ where: { userId } }),
+    db.membership.createMany({ data: tenants.map((tenant) => ({ userId, tenantId: tenant.id })) }),
+  ]);
+}
+
+/** Deletes a user (and with it their sessions); the last admin cannot be deleted, nor can one delete oneself. */
+export async function deleteUser(userId: number, actingUserId: number): Promise<void> {
+  if (userId === actingUserId) throw new AppError("conflict", "you cannot delete your own account");
+  const user = await db.user.findUnique({ where: { id: userId }, select: { role: true } });
+  if (!user) throw new AppError("not_found", "no such user");
+  if (user.role === "admin" && (await db.user.count({ where: { role: "admin" } })) <= 1) {
+    throw new AppError("conflict", "the last admin cannot be deleted");
+  }
+  await db.user.delete({ where: { id: userId } });
+}

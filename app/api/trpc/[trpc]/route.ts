@@ -1,7 +1,11 @@
-// tRPC over HTTP. Procedures live in server/api; this only adapts the request.
+// tRPC over HTTP. Procedures live in server/api; this only adapts the request
+// and refuses cross-site POSTs (the session cookie must not be usable from
+// another site).
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { appRouter } from "@/server/api/root.ts";
 import { createContext } from "@/server/api/trpc.ts";
+import { assertSameOrigin } from "@/server/auth/request.ts";
+import { errorResponse } from "@/server/lib/http.ts";
 
 export const dynamic = "force-dynamic";
 
@@ -9,4 +13,15 @@ function handler(req: Request): Promise<Response> {
   return fetchRequestHandler({ endpoint: "/api/trpc", req, router: appRouter, createContext: () => createContext({ req }) });
 }
 
-export { handler as GET, handler as POST };
+export function GET(req: Request): Promise<Response> {
+  return handler(req);
+}
+
+export async function POST(req: Request): Promise<Response> {
+  try {
+    assertSameOrigin(req);
+  } catch (error) {
+    return errorResponse(error);
+  }
+  return handler(req);
+}

@@ -1,0 +1,17 @@
+// Sign out: deletes the session (so the cookie is worthless even if kept) and clears the cookie.
+import { assertSameOrigin, isHttps } from "@/server/auth/request.ts";
+import { SESSION_COOKIE, clearedSessionCookie, deleteSession, readCookie } from "@/server/auth/session.ts";
+import { errorResponse, jsonResponse } from "@/server/lib/http.ts";
+
+export const dynamic = "force-dynamic";
+
+export async function POST(request: Request): Promise<Response> {
+  try {
+    assertSameOrigin(request);
+    const token = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
+    if (token) await deleteSession(token);
+    return jsonResponse(200, { ok: true }, { "set-cookie": clearedSessionCookie(isHttps(request)) });
+  } catch (error) {
+    return errorResponse(error);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Database-backed sessions.
+ *
+ * The browser holds a random 256-bit token in an httpOnly, SameSite=Lax
+ * cookie; the database holds only its SHA-256, so a copy of the sessions
+ * table cannot be replayed. A session is revoked by deleting its row
+ * (sign-out, or an admin revoking a user), which takes effect on the next
+ * request. Sessions expire after SESSION_TTL_MS.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { db } from "../db.ts";
+import type { Role } from "./users.ts";
+
+export const SESSION_COOKIE = "tidemark_session";
+export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+export interface SessionUser {
+  id: number;
+  email: string;
+  role: Role;
+  /** Tenants the user is a member of (admins see all tenants regardless). */
+  tenantIds: number[];
+}
+
+function tokenHash(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+export async function createSession(userId: number): Promise<{ token: string; expiresAt: Date }> {
+  const token = randomBytes(32).toString("base64url");
+  const expiresAt = new Date(Date.now() + SESSION_TTL_MS);
+  await db.session.create({ data: { id: tokenHash(token), userId, expiresAt } });
+  return { token, expiresAt };
+}
+
+/** The signed-in user for a cookie token, or null for a missing, unknown, expired or malformed one. */
+export async function userForSession(token: string | undefined): Promise<SessionUser | null> {
+  if (!token || token.length > 128) return null;
+  const session = await db.session.findUnique({
+    where: { id: tokenHash(token) },
+    select: { expiresAt: true, user: { select: { id: true, email: true, role: true, memberships: { select: { tenantId: true } } } } },
+  });
+  if (!session || session.expiresAt <= new Date()) return null;
+  const { user } = session;
+  return { id: user.id, email: user.email, role: user.role as Role, tenantIds: user.memberships.map((m) => m.tenantId) };
+}
+
+export async function deleteSession(token: string): Promise<void> {
+  await db.session.deleteMany({ where: { id: tokenHash(token) } });
+}
+
+export async function revokeUserSessions(userId: number): Promise<number> {
+  const { count } = await db.session.deleteMany({ where: { userId } });
+  return count;
+}
+
+/** Reads one cookie from a Cookie header. */
+export function readCookie(header: string | null, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(rest.join("="));
+  }
+  return undefined;
+}
+
+/** The Set-Cookie value for a session (or its removal, with expiresAt in the past). */
+export function sessionCookie(token: string, expiresAt: Date, secure: boolean): string {
+  const attributes = [`${SESSION_COOKIE}=${encodeURIComponent(token)}`, "Path=/", "HttpOnly", "SameSite=Lax", `Expires=${expiresAt.toUTCString()}`];
+  if (secure) attributes.push("Secure");
+  return attributes.join("; ");
+}
+
+export function clearedSessionCookie(secure: boolean): string {
+  return sessionCookie("", new Date(0), secure);
+}

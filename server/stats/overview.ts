@@ -1,0 +1,116 @@
+/**
+ * The overview row of each tenant: last hour's throughput per minute (the
+ * sparkline), the current backlog, p95 latency over the last 15 minutes and
+ * a health verdict. A fixed number of queries for any number of tenants,
+ * each reading rollups or the small partial indexes of the inbox.
+ */
+import { pool, sql } from "../db.ts";
+import { quantile } from "../core/latency-sketch.ts";
+
+export type Health = "ok" | "idle" | "warn" | "bad";
+
+export interface TenantOverview {
+  tenantId: number;
+  /** Events processed per minute, oldest first, for the last 60 minutes. */
+  throughput: number[];
+  pending: number;
+  dead: number;
+  oldestPendingAgeMs: number | null;
+  p95Ms: number | null;
+  rateLimitedLastHour: number;
+  health: Health;
+  /** Why the verdict is what it is, for the badge's tooltip. */
+  healthReason: string;
+}
+
+const SPARK_MINUTES = 60;
+const LATENCY_WINDOW_MINUTES = 15;
+/** A backlog whose oldest event waited longer than this is a warning; ten times it, a failure. */
+const SLOW_BACKLOG_MS = 30_000;
+
+export function judgeHealth(o: Pick<TenantOverview, "pending" | "dead" | "oldestPendingAgeMs" | "rateLimitedLastHour" | "throughput">): {
+  health: Health;
+  reason: string;
+} {
+  const age = o.oldestPendingAgeMs ?? 0;
+  if (age > 10 * SLOW_BACKLOG_MS) return { health: "bad", reason: `oldest pending event waited ${Math.round(age / 1000)} s` };
+  if (o.dead > 0) return { health: "bad", reason: `${o.dead} dead event${o.dead === 1 ? "" : "s"} to replay` };
+  if (age > SLOW_BACKLOG_MS) return { health: "warn", reason: `oldest pending event waited ${Math.round(age / 1000)} s` };
+  if (o.rateLimitedLastHour > 0) return { health: "warn", reason: `${o.rateLimitedLastHour} events rate-limited in the last hour` };
+  if (o.pending === 0 && o.throughput.every((n) => n === 0)) return { health: "idle", reason: "no events in the last hour" };
+  return { health: "ok", reason: "processing normally" };
+}
+
+export async function getOverview(tenantIds: number[]): Promise<Map<number, TenantOverview>> {
+  if (tenantIds.length === 0) return new Map();
+  const minuteMs = 60_000;
+  const now = Date.now();
+  const sparkFrom = Math.floor(now / minuteMs) * minuteMs - (SPARK_MINUTES - 1) * minuteMs;
+
+  const [counts, bins, backlog] = await Promise.all([
+    sql<{ tenant_id: number; t: number; processed: number; rate_limited: number }>(
+      pool,
+      `SELECT tenant_id, (extract(epoch FROM bucket) * 1000)::float8 AS t,
+              (applied + stale + duplicate + rejected + dead)::float8 AS processed, rate_limited::float8 AS rate_limited
+         FROM rollup_counts
+        WHERE tenant_id = ANY($1) AND resolution = 60 AND bucket >= $2`,
+      [tenantIds, new Date(sparkFrom)],
+    ),
+    sql<{ tenant_id: number; bin: number; count: number }>(
+      pool,
+      `SELECT tenant_id, bin, sum(count)::float8 AS count
+         FROM rollup_latency
+        WHERE tenant_id = ANY($1) AND resolution = 60 AND bucket >= $2
+        GROUP BY 1, 2`,
+      [tenantIds, new Date(now - LATENCY_WINDOW_MINUTES * minuteMs)],
+    ),
+    sql<{ tenant_id: number; pending: number; dead: number; oldest_pending_age_ms: number | null }>(
+      pool,
+      `SELECT t.id AS tenant_id,
+              (SELECT count(*) FROM events e WHERE e.tenant_id = t.id AND e.status = 'pending')::int AS pending,
+              (SELECT count(*) FROM events e WHERE e.tenant_id = t.id AND e.status = 'dead')::int AS dead,
+              (SELECT greatest(0, floor(extract(epoch FROM now() - e.received_at) * 1000))::float8
+                 FROM events e WHERE e.tenant_id = t.id AND e.status = 'pending' ORDER BY e.id LIMIT 1) AS oldest_pending_age_ms
+         FROM tenants t WHERE t.id = ANY($1)`,
+      [tenantIds],
+    ),
+  ]);
+
+  const result = new Map<number, TenantOverview>();
+  for (const row of backlog) {
+    const throughput = Array.from({ length: SPARK_MINUTES }, () => 0);
+    let rateLimitedLastHour = 0;
+    for (const count of counts) {
+      if (count.tenant_id !== row.tenant_id) continue;
+      const index = Math.round((count.t - sparkFrom) / minuteMs);
+      if (index >= 0 && index < SPARK_MINUTES) throughput[index] = (throughput[index] ?? 0) + count.processed;
+      rateLimitedLastHour += count.rate_limited;
+    }
+    const tenantBins = bins.filter((bin) => bin.tenant_id === row.tenant_id).map((bin): [number, number] => [bin.bin, bin.count]);
+    const base = { pending: row.pending, dead: row.dead, oldestPendingAgeMs: row.oldest_pending_age_ms, rateLimitedLastHour, throughput };
+    const { health, reason } = judgeHealth(base);
+    result.set(row.tenant_id, { tenantId: row.tenant_id, ...base, p95Ms: quantile(tenantBins, 0.95), health, healthReason: reason });
+  }
+  return result;
+}
+
+/** Each tenant's share of processed events in a range, beside its share of the weights. */
+export async function getFairness(tenantIds: number[], from: Date, to: Date) {
+  const rows = await sql<{ tenant_id: number; slug: string; weight: number; processed: number }>(
+    pool,
+    `SELECT t.id AS tenant_id, t.slug, t.weight,
+            coalesce((SELECT sum(applied + stale + duplicate + rejected + dead) FROM rollup_counts r
+                       WHERE r.tenant_id = t.id AND r.resolution = 60 AND r.bucket >= $2 AND r.bucket < $3), 0)::float8 AS processed
+       FROM tenants t WHERE t.id = ANY($1) ORDER BY t.slug`,
+    [tenantIds, from, to],
+  );
+  const totalProcessed = rows.reduce((sum, row) => sum + row.processed, 0);
+  const totalWeight = rows.reduce((sum, row) => sum + row.weight, 0);
+  return rows.map((row) => ({
+    slug: row.slug,
+    weight: row.weight,
+    processed: row.processed,
+    share: totalProcessed === 0 ? 0 : row.processed / totalProcessed,
+    weightShare: totalWeight === 0 ? 0 : row.weight / totalWeight,
+  }));
+}
