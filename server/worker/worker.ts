@@ -13,6 +13,7 @@ import { env } from "../env.ts";
 import { fullJitterBackoff, type Random } from "../lib/jitter.ts";
 import { log, throttledLogger } from "../log.ts";
 import { giveBack, processClaim } from "./process.ts";
+import { sampleBacklogs } from "./backlog-sampler.ts";
 import { reapExpiredLeases } from "./reaper.ts";
 import { claimNext, ensureSchedulerRows, type Claim, type SchedulerSettings } from "./scheduler.ts";
 import { onNewEvents } from "./wake.ts";
@@ -36,6 +37,8 @@ export function workerOptionsFromEnv(): WorkerOptions {
 }
 
 const logLoopError = throttledLogger(10_000);
+/** The backlog chart's resolution is a minute; sampling a little more often never misses one. */
+const BACKLOG_SAMPLE_MS = 30_000;
 
 export class Worker {
   private stopping = false;
@@ -44,6 +47,7 @@ export class Worker {
   private loops: Promise<void>[] = [];
   private stopListening: (() => Promise<void>) | undefined;
   private reaperTimer: NodeJS.Timeout | undefined;
+  private samplerTimer: NodeJS.Timeout | undefined;
   private readonly random: Random;
 
   constructor(private readonly options: WorkerOptions) {
@@ -57,6 +61,9 @@ export class Worker {
     const reapEvery = Math.max(250, Math.min(this.options.leaseMs / 2, 10_000));
     this.reaperTimer = setInterval(() => void this.reap(), reapEvery);
     this.reaperTimer.unref();
+    void this.sample();
+    this.samplerTimer = setInterval(() => void this.sample(), BACKLOG_SAMPLE_MS);
+    this.samplerTimer.unref();
     log.info({ module: "worker", concurrency: this.options.concurrency }, "worker started");
   }
 
@@ -65,6 +72,7 @@ export class Worker {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.reaperTimer);
+    clearInterval(this.samplerTimer);
     this.wakeAll();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
@@ -120,6 +128,14 @@ export class Worker {
       } finally {
         this.inFlight.delete(claim);
       }
+    }
+  }
+
+  private async sample(): Promise<void> {
+    try {
+      await sampleBacklogs();
+    } catch (error) {
+      logLoopError("sampler", () => log.warn({ module: "worker", err: (error as Error).message }, "could not sample backlogs"));
     }
   }
 
