@@ -5,10 +5,13 @@
 import pino from "pino";
 import { env } from "./env.ts";
 
-export const log = pino({
-  level: env.NODE_ENV === "test" && env.LOG_LEVEL === "info" ? "warn" : env.LOG_LEVEL,
-  base: { pid: process.pid },
-});
+export const log = pino(
+  {
+    level: env.NODE_ENV === "test" && env.LOG_LEVEL === "info" ? "warn" : env.LOG_LEVEL,
+    base: { pid: process.pid },
+  },
+  pino.destination({ fd: env.LOG_DESTINATION === "stderr" ? 2 : 1, sync: true }),
+);
 
 /** Logs at most once per `intervalMs` per key: for errors that can repeat on every request. */
 export function throttledLogger(intervalMs: number) {

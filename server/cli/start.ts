@@ -26,7 +26,7 @@ process.env.NEXT_TELEMETRY_DISABLED ??= "1";
 // Signals go to server/worker/in-app.ts, which stops the worker before exiting.
 process.env.NEXT_MANUAL_SIG_HANDLE = "1";
 
-const boot = await bootstrap({ announce: say });
+const boot = await bootstrap({ announce: say }).catch((error: Error) => fail(error.message));
 say(`database ${redact(boot.databaseUrl)}${boot.embedded ? " (embedded)" : ""}`);
 
 const { seedIfEmpty } = await import("../setup/seed.ts");

@@ -3,10 +3,10 @@
  * machine that reaches the same PostgreSQL (and Redis). SIGTERM or Ctrl-C
  * stops claiming, finishes or gives back the batches in flight, and exits.
  */
-import { bootstrap } from "./bootstrap.ts";
+import { bootstrap, fail } from "./bootstrap.ts";
 
 const say = (line: string) => process.stdout.write(`tidemark worker: ${line}\n`);
-const boot = await bootstrap({ announce: say });
+const boot = await bootstrap({ announce: say }).catch((error: Error) => fail(error.message));
 
 const { Worker, workerOptionsFromEnv } = await import("../worker/worker.ts");
 const { closeDatabase } = await import("../db.ts");

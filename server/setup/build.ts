@@ -11,7 +11,17 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PROJECT_ROOT } from "./embedded-postgres.ts";
 
-const BUILD_INPUTS = ["app", "components", "server", "instrumentation.ts", "next.config.mjs", "tsconfig.json", "package-lock.json", "prisma/schema.prisma"];
+const BUILD_INPUTS = [
+  "app",
+  "components",
+  "server",
+  "instrumentation.ts",
+  "next.config.mjs",
+  "tsconfig.json",
+  "tsconfig.build.json",
+  "package-lock.json",
+  "prisma/schema.prisma",
+];
 const IGNORED = new Set(["generated", "node_modules"]);
 const STAMP_FILE = path.join(PROJECT_ROOT, ".next", "tidemark-build.sha256");
 export const NEXT_BIN = path.join(PROJECT_ROOT, "node_modules", "next", "dist", "bin", "next");

@@ -34,9 +34,14 @@ interface EmbeddedState {
 
 export interface EmbeddedDatabase {
   url: string;
-  /** True when this process started the server (and so must stop it). */
+  /** True when this process started the server (and so is the one to stop it). */
   owned: boolean;
-  stop(): Promise<void>;
+  /**
+   * Stops the server if this process started it and no other process is
+   * connected to it (another `npm start` or a CLI may have found it running
+   * and be using it); otherwise leaves it running.
+   */
+  stopUnlessInUse(announce: (line: string) => void): Promise<void>;
 }
 
 function isPortFree(port: number): Promise<boolean> {
@@ -91,7 +96,7 @@ export async function useEmbeddedPostgres(log: (line: string) => void): Promise<
 
   if (await runningPostmaster()) {
     await ensureDatabase(url);
-    return { url, owned: false, stop: async () => undefined };
+    return { url, owned: false, stopUnlessInUse: async () => undefined };
   }
 
   const recentLog: string[] = [];
@@ -120,5 +125,30 @@ export async function useEmbeddedPostgres(log: (line: string) => void): Promise<
   });
   await ensureDatabase(url);
   log(`embedded PostgreSQL listening on 127.0.0.1:${state.port}`);
-  return { url, owned: true, stop: () => server.stop() };
+  return {
+    url,
+    owned: true,
+    stopUnlessInUse: async (announce) => {
+      const others = await otherClients(url).catch(() => 0);
+      if (others > 0) {
+        announce(`leaving the embedded PostgreSQL running: ${others} other connection${others === 1 ? "" : "s"} use it`);
+        return;
+      }
+      await server.stop();
+    },
+  };
+}
+
+/** Client connections to the server other than the one asking. */
+async function otherClients(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    );
+    return rows[0]?.n ?? 0;
+  } finally {
+    await client.end();
+  }
 }

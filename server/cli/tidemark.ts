@@ -1,0 +1,341 @@
+/**
+ * `npm run tidemark -- <command>`: the admin CLI of DESIGN.md.
+ *
+ * A thin edge: parse the flags, validate them with the server's own schemas,
+ * call one server function, print. Results go to stdout as JSON, one object
+ * per line (written with backpressure, so an export of millions of items
+ * streams in bounded memory). Everything else goes to stderr: progress lines
+ * of the start-up, the usage text (exit 2: unknown command, unknown or
+ * missing flag, `help`) and errors as one JSON line {"error":{"code","message"}}
+ * (exit 1), never a stack.
+ *
+ * Flags are checked before anything starts. Server modules are imported only
+ * after bootstrap(), because server/env.ts reads DATABASE_URL when first
+ * imported and bootstrap may set it (the embedded PostgreSQL).
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { z } from "zod";
+import { BootstrapError, bootstrap, type Bootstrapped } from "./bootstrap.ts";
+
+// Results own stdout; the server's log lines go to stderr.
+process.env.LOG_DESTINATION ??= "stderr";
+
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+interface Command {
+  synopsis: string;
+  options: Options;
+  required: string[];
+  run(values: Values): Promise<void>;
+}
+
+class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The end of stdout was closed (e.g. piped into `head`): stop quietly. */
+class OutputClosed extends Error {
+  override name = "OutputClosed";
+}
+
+let stdoutError: Error | null = null;
+process.stdout.on("error", (error) => {
+  stdoutError = error;
+});
+
+async function emit(record: object): Promise<void> {
+  if (stdoutError) throw new OutputClosed();
+  if (process.stdout.write(`${JSON.stringify(record)}\n`)) return;
+  await new Promise<void>((resolve, reject) => {
+    const onDrain = () => {
+      process.stdout.off("error", onError);
+      resolve();
+    };
+    const onError = () => {
+      process.stdout.off("drain", onDrain);
+      reject(new OutputClosed());
+    };
+    process.stdout.once("drain", onDrain);
+    process.stdout.once("error", onError);
+  });
+}
+
+const say = (line: string) => process.stderr.write(`tidemark: ${line}\n`);
+
+// --- flag values -------------------------------------------------------------
+
+const text = (values: Values, flag: string): string | undefined => values[flag] as string | undefined;
+
+/**
+ * A numeric flag as a number for zod to judge. Anything that is not a plain
+ * number becomes NaN, which the schema rejects naming the flag.
+ */
+function numeric(values: Values, flag: string): number | undefined {
+  const raw = text(values, flag);
+  if (raw === undefined) return undefined;
+  return raw.trim() === "" ? Number.NaN : Number(raw);
+}
+
+/** `--daily-quota none` lifts the quota; a number sets it. */
+function dailyQuota(values: Values): number | null | undefined {
+  return text(values, "daily-quota")?.trim().toLowerCase() === "none" ? null : numeric(values, "daily-quota");
+}
+
+/** Input field → the flag it came from, so validation messages speak in flags. */
+const FLAG_OF_FIELD: Record<string, string> = {
+  slug: "slug",
+  name: "name",
+  ratePerSecond: "rate",
+  burst: "burst",
+  dailyQuota: "daily-quota",
+  weight: "weight",
+  maxConcurrency: "max-concurrency",
+  graceHours: "grace-hours",
+  tenant: "tenant",
+  email: "email",
+  role: "role",
+  password: "password",
+  tenantSlugs: "tenant",
+};
+
+function describeZodError(error: z.ZodError, values: Values): string {
+  return error.issues
+    .map((issue) => {
+      const field = String(issue.path[0] ?? "");
+      const flag = FLAG_OF_FIELD[field];
+      if (!flag) return issue.message;
+      // A non-numeric value reached zod as NaN; "expected number, received NaN" would puzzle.
+      const message = issue.code === "invalid_type" && issue.expected === "number" ? "must be a number" : issue.message;
+      const given = values[flag];
+      // Passwords are never echoed back.
+      const shown = given === undefined || flag === "password" ? "" : ` (got ${JSON.stringify(given)})`;
+      return `--${flag}: ${message}${shown}`;
+    })
+    .join("; ");
+}
+
+// --- commands ----------------------------------------------------------------
+
+const QUOTA_OPTIONS = {
+  rate: { type: "string" },
+  burst: { type: "string" },
+  weight: { type: "string" },
+  "daily-quota": { type: "string" },
+  "max-concurrency": { type: "string" },
+} as const satisfies Options;
+
+const QUOTA_SYNOPSIS = "[--rate R] [--burst B] [--weight W] [--daily-quota Q|none] [--max-concurrency C]";
+
+function quotasFrom(values: Values) {
+  return {
+    ratePerSecond: numeric(values, "rate"),
+    burst: numeric(values, "burst"),
+    weight: numeric(values, "weight"),
+    dailyQuota: dailyQuota(values),
+    maxConcurrency: numeric(values, "max-concurrency"),
+  };
+}
+
+/** Drops the keys whose flag was not given, so "not given" never reads as "set to nothing". */
+function given<T extends object>(input: T): Partial<T> {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/** Hours the previous secret keeps verifying; up to a year. */
+const ZGraceHours = z.number().min(0, "must be 0 or more").max(8_760, "must be at most 8760 (a year)");
+
+async function tenantIdOf(slug: string | undefined): Promise<number> {
+  const { ZTenantSlug, findTenant } = await import("../tenants/service.ts");
+  const tenant = await findTenant(z.object({ tenant: ZTenantSlug }).parse({ tenant: slug }).tenant);
+  return tenant.id;
+}
+
+const COMMANDS: Record<string, Command> = {
+  "tenant create": {
+    synopsis: `tenant create --slug S [--name N] ${QUOTA_SYNOPSIS}`,
+    options: { slug: { type: "string" }, name: { type: "string" }, ...QUOTA_OPTIONS },
+    required: ["slug"],
+    async run(values) {
+      const { ZCreateTenantInput, createTenant } = await import("../tenants/service.ts");
+      const input = ZCreateTenantInput.parse(given({ slug: text(values, "slug"), name: text(values, "name"), ...quotasFrom(values) }));
+      const { tenant, secret } = await createTenant(input);
+      const { slug, ...rest } = tenant;
+      await emit({ slug, secret, ...rest });
+    },
+  },
+  "tenant list": {
+    synopsis: "tenant list",
+    options: {},
+    required: [],
+    async run() {
+      const { listTenants } = await import("../tenants/service.ts");
+      for (const tenant of await listTenants()) await emit(tenant);
+    },
+  },
+  "tenant rotate-secret": {
+    synopsis: "tenant rotate-secret --slug S [--grace-hours H]   (default 24: the old secret keeps verifying for H hours)",
+    options: { slug: { type: "string" }, "grace-hours": { type: "string" } },
+    required: ["slug"],
+    async run(values) {
+      const { DEFAULT_ROTATION_GRACE_MS, ZTenantSlug, rotateSecret } = await import("../tenants/service.ts");
+      const input = z
+        .object({ slug: ZTenantSlug, graceHours: ZGraceHours.optional() })
+        .parse(given({ slug: text(values, "slug"), graceHours: numeric(values, "grace-hours") }));
+      const graceMs = input.graceHours === undefined ? DEFAULT_ROTATION_GRACE_MS : Math.round(input.graceHours * 3_600_000);
+      const { secret, previousValidUntil } = await rotateSecret(input.slug, graceMs);
+      await emit({ slug: input.slug, secret, previousValidUntil });
+    },
+  },
+  "tenant set-quotas": {
+    synopsis: `tenant set-quotas --slug S ${QUOTA_SYNOPSIS}`,
+    options: { slug: { type: "string" }, ...QUOTA_OPTIONS },
+    required: ["slug"],
+    async run(values) {
+      const { ZQuotas, ZTenantSlug, updateQuotas } = await import("../tenants/service.ts");
+      const quotas = given(quotasFrom(values));
+      if (Object.keys(quotas).length === 0) throw new UsageError("tenant set-quotas needs at least one of --rate, --burst, --weight, --daily-quota, --max-concurrency");
+      const input = ZQuotas.partial().extend({ slug: ZTenantSlug }).parse({ slug: text(values, "slug"), ...quotas });
+      const { slug, ...changes } = input;
+      await emit(await updateQuotas(slug, changes));
+    },
+  },
+  "items export": {
+    synopsis: "items export --tenant S [--include-deleted]   (one line per item, by id; tombstones only with --include-deleted)",
+    options: { tenant: { type: "string" }, "include-deleted": { type: "boolean" } },
+    required: ["tenant"],
+    async run(values) {
+      const { exportItems } = await import("../items/export.ts");
+      const tenantId = await tenantIdOf(text(values, "tenant"));
+      for await (const item of exportItems(tenantId, { includeDeleted: values["include-deleted"] === true })) await emit(item);
+    },
+  },
+  backlog: {
+    synopsis: "backlog --tenant S   (pending, processing and dead events, and the oldest pending event's age)",
+    options: { tenant: { type: "string" } },
+    required: ["tenant"],
+    async run(values) {
+      const { getBacklog } = await import("../stats/backlog.ts");
+      await emit(await getBacklog(await tenantIdOf(text(values, "tenant"))));
+    },
+  },
+  "user create": {
+    synopsis: "user create --email E --role admin|viewer [--tenant S]... [--password P]   (no --password: one is generated and shown once)",
+    options: { email: { type: "string" }, role: { type: "string" }, tenant: { type: "string", multiple: true }, password: { type: "string" } },
+    required: ["email", "role"],
+    async run(values) {
+      const { ZCreateUserInput, createUser } = await import("../auth/users.ts");
+      const input = ZCreateUserInput.parse(
+        given({ email: text(values, "email"), role: text(values, "role"), password: text(values, "password"), tenantSlugs: values.tenant }),
+      );
+      const user = await createUser(input);
+      await emit({ id: user.id, email: user.email, role: user.role, ...(user.generatedPassword ? { password: user.generatedPassword } : {}) });
+    },
+  },
+};
+
+const USAGE = [
+  "usage: npm run tidemark -- <command> [flags]",
+  "",
+  "Prints JSON on stdout, one object per line. Exit status: 0 done, 1 error (one JSON line on stderr), 2 usage.",
+  "",
+  "commands:",
+  ...Object.values(COMMANDS).map((command) => `  ${command.synopsis}`),
+  "  help",
+  "",
+].join("\n");
+
+// --- parsing and running -----------------------------------------------------
+
+interface Invocation {
+  command: Command;
+  values: Values;
+}
+
+function parseInvocation(argv: string[]): Invocation | "help" {
+  const [first, second] = argv;
+  if (first === undefined || ["help", "--help", "-h"].includes(first)) return "help";
+  const name = COMMANDS[first] ? first : `${first} ${second ?? ""}`.trim();
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command "${name}"`);
+  const rest = argv.slice(name.split(" ").length);
+  if (rest.includes("--help") || rest.includes("-h")) return "help";
+  let values: Values;
+  try {
+    ({ values } = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false }));
+  } catch (error) {
+    // parseArgs' own messages are precise ("Unknown option '--x'"), but mention the command.
+    throw new UsageError(`${name}: ${(error as Error).message}`);
+  }
+  const missing = command.required.filter((flag) => values[flag] === undefined);
+  if (missing.length > 0) throw new UsageError(`${name}: missing ${missing.map((flag) => `--${flag}`).join(", ")}`);
+  return { command, values };
+}
+
+interface ErrorLine {
+  code: string;
+  message: string;
+}
+
+async function describeError(error: unknown, values: Values = {}): Promise<ErrorLine> {
+  if (error instanceof z.ZodError) return { code: "validation_failed", message: describeZodError(error, values) };
+  if (error instanceof BootstrapError) return { code: error.code, message: error.message };
+  const { AppError, isDatabaseUnavailable } = await import("../errors.ts");
+  if (error instanceof AppError) return { code: error.code, message: error.message };
+  if (isDatabaseUnavailable(error)) return { code: "unavailable", message: `the database is unavailable: ${(error as Error).message}` };
+  return { code: "internal", message: error instanceof Error ? error.message : String(error) };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let invocation: Invocation | "help";
+  try {
+    invocation = parseInvocation(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`tidemark: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (invocation === "help") {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+
+  let boot: Bootstrapped;
+  try {
+    boot = await bootstrap({ announce: say });
+  } catch (error) {
+    process.stderr.write(`${JSON.stringify({ error: await describeError(error) })}\n`);
+    return 1;
+  }
+  try {
+    await invocation.command.run(invocation.values);
+    return 0;
+  } catch (error) {
+    if (error instanceof OutputClosed) return 0;
+    if (error instanceof UsageError) {
+      process.stderr.write(`tidemark: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    process.stderr.write(`${JSON.stringify({ error: await describeError(error, invocation.values) })}\n`);
+    return 1;
+  } finally {
+    const { closeDatabase } = await import("../db.ts");
+    await closeDatabase();
+    await boot.shutdown();
+  }
+}
+
+/** Resolves once everything written so far has been handed to the OS. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || stdoutError) resolve();
+    else stream.write("", () => resolve());
+  });
+}
+
+const code = await main(process.argv.slice(2)).catch(async (error: unknown) => {
+  process.stderr.write(`${JSON.stringify({ error: await describeError(error) })}\n`);
+  return 1;
+});
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(code);
