@@ -36,6 +36,10 @@ interface Counts {
   dead: number;
   latencyCount: number;
   latencySumMs: number;
+  rateLimited: number;
+  redelivered: number;
+  conflicts: number;
+  invalid: number;
 }
 
 const emptyCounts = (): Counts => ({
@@ -49,6 +53,10 @@ const emptyCounts = (): Counts => ({
   dead: 0,
   latencyCount: 0,
   latencySumMs: 0,
+  rateLimited: 0,
+  redelivered: 0,
+  conflicts: 0,
+  invalid: 0,
 });
 
 const RECEIVED_COLUMN = { "item.created": "receivedCreated", "item.updated": "receivedUpdated", "item.deleted": "receivedDeleted" } as const;
@@ -60,9 +68,11 @@ export function bucketStart(date: Date, resolutionSeconds: number): number {
 
 const UPSERT_COUNTS = `
 INSERT INTO rollup_counts AS c (tenant_id, resolution, bucket, received_created, received_updated, received_deleted,
-                                applied, stale, duplicate, rejected, dead, latency_count, latency_sum_ms)
+                                applied, stale, duplicate, rejected, dead, latency_count, latency_sum_ms,
+                                rate_limited, redelivered, conflicts, invalid)
 SELECT $1, r.* FROM unnest($2::int[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],
-                           $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::float8[]) AS r
+                           $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::float8[],
+                           $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[]) AS r
     ON CONFLICT (tenant_id, resolution, bucket) DO UPDATE SET
        received_created = c.received_created + excluded.received_created,
        received_updated = c.received_updated + excluded.received_updated,
@@ -73,7 +83,11 @@ SELECT $1, r.* FROM unnest($2::int[], $3::timestamptz[], $4::bigint[], $5::bigin
        rejected = c.rejected + excluded.rejected,
        dead = c.dead + excluded.dead,
        latency_count = c.latency_count + excluded.latency_count,
-       latency_sum_ms = c.latency_sum_ms + excluded.latency_sum_ms`;
+       latency_sum_ms = c.latency_sum_ms + excluded.latency_sum_ms,
+       rate_limited = c.rate_limited + excluded.rate_limited,
+       redelivered = c.redelivered + excluded.redelivered,
+       conflicts = c.conflicts + excluded.conflicts,
+       invalid = c.invalid + excluded.invalid`;
 
 const UPSERT_LATENCY = `
 INSERT INTO rollup_latency AS l (tenant_id, resolution, bucket, bin, count)
@@ -95,7 +109,22 @@ async function addCounts(tx: Tx, tenantId: number, rows: Iterable<CountRow>): Pr
   ]);
 }
 
-const COUNT_COLUMNS = ["receivedCreated", "receivedUpdated", "receivedDeleted", "applied", "stale", "duplicate", "rejected", "dead", "latencyCount", "latencySumMs"] as const;
+const COUNT_COLUMNS = [
+  "receivedCreated",
+  "receivedUpdated",
+  "receivedDeleted",
+  "applied",
+  "stale",
+  "duplicate",
+  "rejected",
+  "dead",
+  "latencyCount",
+  "latencySumMs",
+  "rateLimited",
+  "redelivered",
+  "conflicts",
+  "invalid",
+] as const;
 
 class CountTable {
   readonly rows = new Map<string, CountRow>();
@@ -161,4 +190,25 @@ export async function retractDead(tx: Tx, tenantId: number, dead: readonly Omit<
     }
   }
   await addCounts(tx, tenantId, counts.rows.values());
+}
+
+/** Webhook answers that stored nothing, counted per tenant and minute by the ingestion edge. */
+export type WebhookAnswer = "rateLimited" | "redelivered" | "conflicts" | "invalid";
+
+export interface WebhookAnswerCount {
+  tenantId: number;
+  at: Date;
+  answer: WebhookAnswer;
+  count: number;
+}
+
+/** Adds webhook-answer counts for any number of tenants, tenant by tenant in ascending id (the lock order). */
+export async function recordWebhookAnswers(tx: Tx, counts: readonly WebhookAnswerCount[]): Promise<void> {
+  const byTenant = new Map<number, CountTable>();
+  for (const { tenantId, at, answer, count } of counts) {
+    let table = byTenant.get(tenantId);
+    if (!table) byTenant.set(tenantId, (table = new CountTable()));
+    for (const resolution of ROLLUP_RESOLUTIONS) table.at(resolution, at)[answer] += count;
+  }
+  for (const [tenantId, table] of [...byTenant].sort(([a], [b]) => a - b)) await addCounts(tx, tenantId, table.rows.values());
 }

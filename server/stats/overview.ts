@@ -6,6 +6,7 @@
  */
 import { pool, sql } from "../db.ts";
 import { quantile } from "../core/latency-sketch.ts";
+import { getBacklogs } from "./backlog.ts";
 
 export type Health = "ok" | "idle" | "warn" | "bad";
 
@@ -64,32 +65,23 @@ export async function getOverview(tenantIds: number[]): Promise<Map<number, Tena
         GROUP BY 1, 2`,
       [tenantIds, new Date(now - LATENCY_WINDOW_MINUTES * minuteMs)],
     ),
-    sql<{ tenant_id: number; pending: number; dead: number; oldest_pending_age_ms: number | null }>(
-      pool,
-      `SELECT t.id AS tenant_id,
-              (SELECT count(*) FROM events e WHERE e.tenant_id = t.id AND e.status = 'pending')::int AS pending,
-              (SELECT count(*) FROM events e WHERE e.tenant_id = t.id AND e.status = 'dead')::int AS dead,
-              (SELECT greatest(0, floor(extract(epoch FROM now() - e.received_at) * 1000))::float8
-                 FROM events e WHERE e.tenant_id = t.id AND e.status = 'pending' ORDER BY e.id LIMIT 1) AS oldest_pending_age_ms
-         FROM tenants t WHERE t.id = ANY($1)`,
-      [tenantIds],
-    ),
+    getBacklogs(tenantIds),
   ]);
 
   const result = new Map<number, TenantOverview>();
-  for (const row of backlog) {
+  for (const [tenantId, row] of backlog) {
     const throughput = Array.from({ length: SPARK_MINUTES }, () => 0);
     let rateLimitedLastHour = 0;
     for (const count of counts) {
-      if (count.tenant_id !== row.tenant_id) continue;
+      if (count.tenant_id !== tenantId) continue;
       const index = Math.round((count.t - sparkFrom) / minuteMs);
       if (index >= 0 && index < SPARK_MINUTES) throughput[index] = (throughput[index] ?? 0) + count.processed;
       rateLimitedLastHour += count.rate_limited;
     }
-    const tenantBins = bins.filter((bin) => bin.tenant_id === row.tenant_id).map((bin): [number, number] => [bin.bin, bin.count]);
-    const base = { pending: row.pending, dead: row.dead, oldestPendingAgeMs: row.oldest_pending_age_ms, rateLimitedLastHour, throughput };
+    const tenantBins = bins.filter((bin) => bin.tenant_id === tenantId).map((bin): [number, number] => [bin.bin, bin.count]);
+    const base = { pending: row.pending, dead: row.dead, oldestPendingAgeMs: row.oldestPendingAgeMs, rateLimitedLastHour, throughput };
     const { health, reason } = judgeHealth(base);
-    result.set(row.tenant_id, { tenantId: row.tenant_id, ...base, p95Ms: quantile(tenantBins, 0.95), health, healthReason: reason });
+    result.set(tenantId, { tenantId, ...base, p95Ms: quantile(tenantBins, 0.95), health, healthReason: reason });
   }
   return result;
 }

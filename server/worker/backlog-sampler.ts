@@ -5,20 +5,18 @@
  * one row per tenant per minute, and none has to be elected.
  */
 import { pool, sql } from "../db.ts";
+import { BACKLOGS } from "../stats/backlog.ts";
 
 const SAMPLE = `
 INSERT INTO backlog_samples (tenant_id, minute, pending, processing, dead, oldest_pending_age_ms)
-SELECT t.id, date_trunc('minute', now()),
-       (SELECT count(*) FROM events e WHERE e.tenant_id = t.id AND e.status = 'pending'),
-       (SELECT count(*) FROM events e WHERE e.tenant_id = t.id AND e.status = 'processing'),
-       (SELECT count(*) FROM events e WHERE e.tenant_id = t.id AND e.status = 'dead'),
-       (SELECT greatest(0, floor(extract(epoch FROM now() - e.received_at) * 1000))
-          FROM events e WHERE e.tenant_id = t.id AND e.status = 'pending' ORDER BY e.id LIMIT 1)
-  FROM tenants t
-    ON CONFLICT (tenant_id, minute) DO NOTHING`;
+SELECT b.tenant_id, date_trunc('minute', now()), b.pending, b.processing, b.dead, b.oldest_pending_age_ms
+  FROM (${BACKLOGS}) AS b
+    ON CONFLICT (tenant_id, minute) DO NOTHING
+RETURNING tenant_id`;
 
 /** Samples every tenant's backlog for the current minute; returns the rows written (0 if another worker was first). */
 export async function sampleBacklogs(): Promise<number> {
-  const rows = await sql(pool, `${SAMPLE} RETURNING tenant_id`);
-  return rows.length;
+  const tenants = await sql<{ id: number }>(pool, "SELECT id FROM tenants");
+  if (tenants.length === 0) return 0;
+  return (await sql(pool, SAMPLE, [tenants.map((tenant) => tenant.id)])).length;
 }
