@@ -47,6 +47,8 @@ const schema = z.object({
   ADMIN_EMAIL: optionalString.pipe(z.email("must be an email address").optional()),
   ADMIN_PASSWORD: optionalString.pipe(z.string().min(12, "must be at least 12 characters").optional()),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Where log lines go; the admin CLI sends them to stderr so stdout holds only its JSON. */
+  LOG_DESTINATION: z.enum(["stdout", "stderr"]).default("stdout"),
 
   /** Largest accepted body of a single-event webhook, in bytes. */
   WEBHOOK_MAX_BODY_BYTES: integer(1024, 64 * 1024 * 1024, 256 * 1024),

@@ -54,6 +54,9 @@ export class AppError extends Error {
 const UNREACHABLE_NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "EAI_AGAIN", "EPIPE"]);
 // SQLSTATEs that mean "the server is not there for you right now", not "your query is wrong".
 const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+// Prisma's driver adapter turns the pg errors above into these: can't reach the server, timed out,
+// server closed the connection, no pool connection in time, too many connections.
+const PRISMA_UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2037"]);
 
 /** True when `error` says PostgreSQL cannot be reached or is not accepting work. */
 export function isDatabaseUnavailable(error: unknown): boolean {
@@ -61,6 +64,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string") {
     if (UNREACHABLE_NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith("08")) return true;
+    if (PRISMA_UNAVAILABLE_CODES.has(code)) return true;
   }
   if (error instanceof AggregateError) return error.errors.some(isDatabaseUnavailable);
   return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(

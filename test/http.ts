@@ -61,7 +61,12 @@ export async function serve(routes: Route[]): Promise<TestServer> {
     } as RequestInit);
     try {
       const response = await match.candidate.handler(request, { params: Promise.resolve(params) });
-      res.writeHead(response.status, Object.fromEntries(response.headers.entries()));
+      const responseHeaders = Object.fromEntries(response.headers.entries());
+      // A body the handler did not read (an early 4xx) is still on the socket, held back by the web
+      // stream's backpressure: a reused connection would stall behind it. Close it, as HTTP asks of a
+      // server that will not read the rest (Next.js itself reads bodies eagerly, so never meets this).
+      if (hasBody && !req.complete) responseHeaders.connection = "close";
+      res.writeHead(response.status, responseHeaders);
       res.end(Buffer.from(await response.arrayBuffer()));
     } catch (error) {
       res.writeHead(599).end(String(error));

@@ -1,0 +1,166 @@
+/**
+ * Envelope validation and the payload hash, without I/O: the hash depends on
+ * the event's content only (not key order, spacing or unknown keys), refs are
+ * de-duplicated before hashing, and each bound of DESIGN.md is enforced with
+ * a detail naming the field.
+ */
+import { describe, expect, it } from "vitest";
+import { AppError } from "../errors.ts";
+import { parseEvent, type ValidEvent } from "./envelope.ts";
+
+const TIMESTAMP = "2026-11-27T10:00:00Z";
+
+function created(data: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return { type: "item.created", timestamp: TIMESTAMP, data: { id: "item-1", version: 1, ...data }, ...extra };
+}
+
+function hashOf(json: unknown, id = "msg_1"): string {
+  return parseEvent(id, json).payloadHash.toString("hex");
+}
+
+/** The details of the 422 parseEvent throws; fails the test if it does not throw one. */
+function rejection(id: string, json: unknown): { path: string; message: string }[] {
+  let result: ValidEvent | undefined;
+  try {
+    result = parseEvent(id, json);
+  } catch (error) {
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).status).toBe(422);
+    return (error as AppError).extra.details ?? [];
+  }
+  throw new Error(`expected a 422, got a valid event: ${JSON.stringify(result?.body)}`);
+}
+
+/** The distinct fields named by the 422 (one field may fail two rules). */
+const paths = (id: string, json: unknown) => [...new Set(rejection(id, json).map((detail) => detail.path))];
+
+describe("payload hash", () => {
+  it("is equal under key reordering at every level and other spacing", () => {
+    const a = JSON.parse(`{"type":"item.created","timestamp":"${TIMESTAMP}","data":{"id":"item-1","version":1,"name":"One","value":1.5,"refs":["x","y"]}}`);
+    const b = JSON.parse(`{ "data": { "refs": ["x", "y"], "value": 1.5, "version": 1, "name": "One", "id": "item-1" },
+                           "timestamp": "${TIMESTAMP}", "type": "item.created" }`);
+    expect(hashOf(a)).toBe(hashOf(b));
+  });
+
+  it("differs when any value differs", () => {
+    const base = hashOf(created({ name: "One", value: 1.5 }));
+    expect(hashOf(created({ name: "One", value: 1.25 }))).not.toBe(base);
+    expect(hashOf(created({ name: "Two", value: 1.5 }))).not.toBe(base);
+    expect(hashOf({ ...created({ name: "One", value: 1.5 }), type: "item.updated" })).not.toBe(base);
+    expect(hashOf(created({ name: "One", value: 1.5 }, { timestamp: "2026-11-27T10:00:01Z" }))).not.toBe(base);
+  });
+
+  it("does not depend on the event id (the id names the event; the hash compares its content)", () => {
+    expect(hashOf(created({}), "msg_1")).toBe(hashOf(created({}), "msg_2"));
+  });
+
+  it("ignores unknown keys, which are dropped from the stored body", () => {
+    const plain = parseEvent("msg_1", created({ name: "One" }));
+    const padded = parseEvent("msg_1", created({ name: "One", colour: "red" }, { padding: "x".repeat(100) }));
+    expect(padded.payloadHash.equals(plain.payloadHash)).toBe(true);
+    expect(padded.body).toEqual(plain.body);
+    expect(padded.body).not.toHaveProperty("padding");
+  });
+});
+
+describe("refs", () => {
+  it("are de-duplicated, keeping the first occurrence's order", () => {
+    expect(parseEvent("msg_1", created({ refs: ["b", "a", "b", "c", "a"] })).body.data).toMatchObject({ refs: ["b", "a", "c"] });
+  });
+
+  it("with repeats hash like the same refs without them", () => {
+    expect(hashOf(created({ refs: ["a", "b", "a", "a"] }))).toBe(hashOf(created({ refs: ["a", "b"] })));
+  });
+
+  it("must each be a valid id", () => {
+    expect(paths("msg_1", created({ refs: ["ok", "has space"] }))).toEqual(["data.refs.1"]);
+  });
+});
+
+describe("item.deleted", () => {
+  it("needs only id and version", () => {
+    const event = parseEvent("msg_1", { type: "item.deleted", timestamp: TIMESTAMP, data: { id: "item-1", version: 3 } });
+    expect(event.body).toEqual({ type: "item.deleted", timestamp: TIMESTAMP, data: { id: "item-1", version: 3 } });
+  });
+
+  it("drops item fields it does not carry", () => {
+    const event = parseEvent("msg_1", { type: "item.deleted", timestamp: TIMESTAMP, data: { id: "item-1", version: 3, name: "x", refs: ["a"] } });
+    expect(event.body.data).toEqual({ id: "item-1", version: 3 });
+  });
+
+  it("still needs a version", () => {
+    expect(paths("msg_1", { type: "item.deleted", timestamp: TIMESTAMP, data: { id: "item-1" } })).toEqual(["data.version"]);
+  });
+});
+
+describe("bounds", () => {
+  it.each([
+    ["zero", 0],
+    ["negative", -1],
+    ["fractional", 1.5],
+    ["past the safe integers", Number.MAX_SAFE_INTEGER + 1],
+    ["a numeric string", "7"],
+  ])("version must be a safe positive integer: %s is refused", (_, version) => {
+    expect(paths("msg_1", created({ version }))).toEqual(["data.version"]);
+  });
+
+  it("version 1 and Number.MAX_SAFE_INTEGER are accepted", () => {
+    expect(parseEvent("msg_1", created({ version: 1 })).body.data.version).toBe(1);
+    expect(parseEvent("msg_1", created({ version: Number.MAX_SAFE_INTEGER })).body.data.version).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it.each([
+    ["empty", ""],
+    ["256 characters", "x".repeat(256)],
+    ["a space", "item 1"],
+    ["a tab", "item\t1"],
+    ["a non-ASCII letter", "itém"],
+    ["DEL", "item\x7f"],
+  ])("an id must be 1–255 visible ASCII characters: %s is refused, as event id and as item id", (_, id) => {
+    expect(paths(id, created({}))).toEqual(["id"]);
+    expect(paths("msg_1", created({ id }))).toEqual(["data.id"]);
+  });
+
+  it("ids of 1 and 255 visible characters, punctuation included, are accepted", () => {
+    for (const id of ["x", "x".repeat(255), "!", "~", "tenant/item:42#a"]) {
+      expect(parseEvent(id, created({ id })).eventId).toBe(id);
+    }
+  });
+
+  it.each([
+    ["Infinity", Number.POSITIVE_INFINITY],
+    ["-Infinity", Number.NEGATIVE_INFINITY],
+    ["NaN", Number.NaN],
+  ])("value must be finite: %s is refused", (_, value) => {
+    expect(paths("msg_1", created({ value }))).toEqual(["data.value"]);
+  });
+
+  it("a JSON number too large for a double (1e400, parsed as Infinity) is refused", () => {
+    const json = JSON.parse(`{"type":"item.created","timestamp":"${TIMESTAMP}","data":{"id":"a","version":1,"value":1e400}}`);
+    expect(paths("msg_1", json)).toEqual(["data.value"]);
+  });
+
+  it.each([
+    ["no zone", "2026-11-27T10:00:00"],
+    ["a date only", "2026-11-27"],
+    ["not a date", "yesterday"],
+  ])("timestamp needs a date-time with a zone: %s is refused", (_, timestamp) => {
+    expect(paths("msg_1", created({}, { timestamp }))).toEqual(["timestamp"]);
+  });
+
+  it.each(["2026-11-27T10:00:00Z", "2026-11-27T10:00:00.123Z", "2026-11-27T12:00:00+02:00"])("timestamp %s is accepted", (timestamp) => {
+    expect(parseEvent("msg_1", created({}, { timestamp })).body.timestamp).toBe(timestamp);
+  });
+
+  it("an unknown type names the type field", () => {
+    expect(paths("msg_1", { ...created({}), type: "item.exploded" })).toEqual(["type"]);
+  });
+
+  it.each([
+    ["an array", [created({})]],
+    ["a string", "item.created"],
+    ["null", null],
+  ])("a body that is %s is refused as a whole", (_, json) => {
+    expect(paths("msg_1", json)).toEqual(["(body)"]);
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * A TCP proxy under the test's control, for putting a network fault between
+ * the app and a real server (PostgreSQL, Redis). The network is outside the
+ * system, so this is the one thing integration tests may fake.
+ *
+ * cut() refuses new connections (the port is closed) and drops the open
+ * ones; blackhole() accepts connections and never answers (a server that
+ * hangs, or packets lost on the way); restore() forwards again, on the same
+ * port, so the app's configuration does not change across the fault.
+ */
+import net from "node:net";
+
+export interface TcpProxy {
+  readonly port: number;
+  /** Connections forwarded to the target so far. */
+  readonly forwarded: number;
+  cut(): Promise<void>;
+  blackhole(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Mode = "forward" | "blackhole" | "closed";
+
+export async function startTcpProxy(target: { host: string; port: number }, options: { startCut?: boolean } = {}): Promise<TcpProxy> {
+  let mode: Mode = "forward";
+  let forwarded = 0;
+  const open = new Set<net.Socket>();
+  const track = (socket: net.Socket) => {
+    open.add(socket);
+    socket.on("close", () => open.delete(socket));
+    // A dropped peer is the point of this proxy; its errors are expected.
+    socket.on("error", () => socket.destroy());
+  };
+
+  const server = net.createServer((client) => {
+    track(client);
+    if (mode === "blackhole") {
+      client.resume();
+      return;
+    }
+    if (mode !== "forward") {
+      client.destroy();
+      return;
+    }
+    forwarded++;
+    const upstream = net.connect(target.port, target.host);
+    track(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  const stopListening = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      // close() waits for open connections; they are destroyed right after.
+      server.close(() => resolve());
+    });
+  const dropAll = () => {
+    for (const socket of open) socket.destroy();
+  };
+
+  await listen(0);
+  const port = (server.address() as net.AddressInfo).port;
+  if (options.startCut) {
+    mode = "closed";
+    await stopListening();
+  }
+
+  return {
+    port,
+    get forwarded() {
+      return forwarded;
+    },
+    async cut() {
+      mode = "closed";
+      const closed = stopListening();
+      dropAll();
+      await closed;
+    },
+    async blackhole() {
+      mode = "blackhole";
+      dropAll();
+      if (!server.listening) await listen(port);
+    },
+    async restore() {
+      mode = "forward";
+      if (!server.listening) await listen(port);
+    },
+    async close() {
+      mode = "closed";
+      const closed = stopListening();
+      dropAll();
+      await closed;
+    },
+  };
+}
