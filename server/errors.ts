@@ -76,9 +76,20 @@ export interface ErrorBody {
   error: { code: string; message: string; details?: ErrorDetail[] };
 }
 
+// A write that lost a deadlock or a serialization check committed nothing and can simply be sent again.
+const RETRYABLE_WRITE_SQLSTATES = new Set(["40P01", "40001"]);
+
 /** Normalises any thrown value into an AppError safe to show a client. */
 export function toAppError(error: unknown, retryAfterSeconds: () => number): AppError {
   if (error instanceof AppError) return error;
+  const sqlstate = (error as { code?: unknown } | null)?.code;
+  if (typeof sqlstate === "string" && RETRYABLE_WRITE_SQLSTATES.has(sqlstate)) {
+    log.error({ module: "errors", err: error }, "a write failed with a retryable conflict (a lock-order bug if 40P01)");
+    return new AppError("unavailable", "the write could not complete; nothing was stored, retry later", {
+      retryAfterSeconds: retryAfterSeconds(),
+      cause: error,
+    });
+  }
   if (isDatabaseUnavailable(error)) {
     log.warn({ module: "errors", err: (error as Error).message }, "database unavailable");
     return new AppError("unavailable", "the database is unavailable; nothing was stored, retry later", {

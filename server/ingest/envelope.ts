@@ -20,11 +20,14 @@ const ZId = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, "must be 1–255 
 const ZVersion = z.number().int("must be an integer").positive("must be a positive integer").max(Number.MAX_SAFE_INTEGER);
 const ZTimestamp = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time with a zone, e.g. 2026-11-27T10:00:00Z" });
 
+/** PostgreSQL text and jsonb cannot hold U+0000; refusing it here makes it a 422, not a failed insert. */
+const ZText = (max: number) => z.string().max(max).refine((text) => !text.includes("\u0000"), "must not contain the NUL character (U+0000)");
+
 const ZItemState = z.object({
   id: ZId,
   version: ZVersion,
-  name: z.string().max(1_000).nullable().optional(),
-  category: z.string().max(255).nullable().optional(),
+  name: ZText(1_000).nullable().optional(),
+  category: ZText(255).nullable().optional(),
   value: z.number().nullable().optional(),
   refs: z
     .array(ZId)

@@ -198,6 +198,15 @@ describe("single-event webhook", () => {
     expect(await storedCount(tenant.id)).toBe(0);
   });
 
+  it("422: a NUL character in a text field, which PostgreSQL could not store", async () => {
+    const tenant = await createTestTenant();
+    const body = JSON.stringify(itemEvent("item.created", { id: "item-1", version: 1, name: "bad\u0000name" }));
+    const response = await postSigned({ url: `${server.url}/api/webhooks/${tenant.slug}`, secret: tenant.secret, body });
+    expect(response.status).toBe(422);
+    expect((await response.json()).error.details).toContainEqual({ path: "data.name", message: "must not contain the NUL character (U+0000)" });
+    expect(await storedCount(tenant.id)).toBe(0);
+  });
+
   it("422: an unknown event type", async () => {
     const tenant = await createTestTenant();
     const body = JSON.stringify({ type: "item.exploded", timestamp: "2026-11-27T10:00:00Z", data: { id: "a", version: 1 } });

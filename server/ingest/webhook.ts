@@ -19,6 +19,8 @@ import { verifySignature } from "./signature.ts";
 import { storeEvents, type StoreOutcome } from "./store-events.ts";
 import { findIngestTenant, liveSecrets, type IngestTenant } from "./tenant-lookup.ts";
 import { signalNewEvents } from "../worker/wake.ts";
+import type { WebhookAnswer } from "../core/rollups.ts";
+import { countWebhookAnswer } from "./webhook-answers.ts";
 
 interface Authenticated {
   tenant: IngestTenant;
@@ -53,19 +55,36 @@ function respond(endpoint: "single" | "batch", response: Response): Response {
   return response;
 }
 
+/** The dashboard's name for an authenticated answer that stored nothing, if it is one. */
+function answerOf(error: unknown): WebhookAnswer | null {
+  if (!(error instanceof AppError)) return null;
+  if (error.code === "rate_limited" || error.code === "quota_exceeded") return "rateLimited";
+  if (error.code === "invalid_event") return "invalid";
+  if (error.code === "conflict") return "conflicts";
+  return null;
+}
+
 /** POST /api/webhooks/{tenant}: one event, whose id is the webhook-id header. */
 export async function handleWebhook(request: Request, slug: string): Promise<Response> {
+  let tenant: IngestTenant | undefined;
   try {
-    const { tenant, webhookId, json } = await authenticate(request, slug, env.WEBHOOK_MAX_BODY_BYTES);
-    const event = parseEvent(webhookId, json);
+    const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BODY_BYTES);
+    tenant = authenticated.tenant;
+    const event = parseEvent(authenticated.webhookId, authenticated.json);
     await admit(tenant, 1);
     const [outcome] = await storeEvents(tenant.id, [event]);
-    if (outcome === "accepted") signalNewEvents();
     if (outcome === "conflict") {
-      throw new AppError("conflict", `event ${webhookId} was already stored with a different payload`);
+      throw new AppError("conflict", `event ${authenticated.webhookId} was already stored with a different payload`);
     }
-    return respond("single", outcome === "accepted" ? jsonResponse(202, { status: "accepted" }) : jsonResponse(200, { status: "duplicate" }));
+    if (outcome === "accepted") {
+      signalNewEvents();
+      return respond("single", jsonResponse(202, { status: "accepted" }));
+    }
+    countWebhookAnswer(tenant.id, "redelivered");
+    return respond("single", jsonResponse(200, { status: "duplicate" }));
   } catch (error) {
+    const answer = answerOf(error);
+    if (tenant && answer) countWebhookAnswer(tenant.id, answer);
     return respond("single", errorResponse(error));
   }
 }
@@ -81,8 +100,12 @@ type BatchResult =
  * when none was valid.
  */
 export async function handleBatchWebhook(request: Request, slug: string): Promise<Response> {
+  let tenant: IngestTenant | undefined;
+  let validCount = 0;
   try {
-    const { tenant, json } = await authenticate(request, slug, env.WEBHOOK_MAX_BATCH_BYTES);
+    const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BATCH_BYTES);
+    tenant = authenticated.tenant;
+    const { json } = authenticated;
     const batch = ZBatchBody.safeParse(json);
     if (!batch.success) throw invalidEvent(zodDetails(batch.error));
 
@@ -99,20 +122,28 @@ export async function handleBatchWebhook(request: Request, slug: string): Promis
         results[index] = { id, status: "invalid", error: { code: "invalid_event", message, details: extra.details } };
       }
     });
+    countWebhookAnswer(tenant.id, "invalid", batch.data.events.length - valid.length);
     if (valid.length === 0) {
       const body = { error: { code: "invalid_event", message: "no event in the batch is valid" }, results };
       return respond("batch", jsonResponse(ErrorCodes.invalid_event, body));
     }
 
+    validCount = valid.length;
     await admit(tenant, valid.length);
     const outcomes = await storeEvents(tenant.id, valid.map(({ event }) => event));
     valid.forEach(({ index, event }, i) => {
       results[index] = { id: event.eventId, status: outcomes[i] as StoreOutcome };
     });
+    countWebhookAnswer(tenant.id, "redelivered", outcomes.filter((outcome) => outcome === "duplicate").length);
+    countWebhookAnswer(tenant.id, "conflicts", outcomes.filter((outcome) => outcome === "conflict").length);
     const anyAccepted = outcomes.includes("accepted");
     if (anyAccepted) signalNewEvents();
     return respond("batch", jsonResponse(anyAccepted ? 202 : 200, { results }));
   } catch (error) {
+    const answer = answerOf(error);
+    // A refused batch stored none of its events: each valid one counts (the invalid ones already did).
+    if (tenant && answer === "rateLimited") countWebhookAnswer(tenant.id, answer, validCount);
+    else if (tenant && answer === "invalid") countWebhookAnswer(tenant.id, answer);
     return respond("batch", errorResponse(error));
   }
 }

@@ -5,6 +5,7 @@
  * batches finish or are given back) before the process exits.
  */
 import { env } from "../env.ts";
+import { flushWebhookAnswers } from "../ingest/webhook-answers.ts";
 import { log } from "../log.ts";
 import { Worker, workerOptionsFromEnv } from "./worker.ts";
 
@@ -20,7 +21,8 @@ async function start(): Promise<Worker | null> {
     stopping = true;
     log.info({ module: "app", signal }, "shutting down");
     void (worker ? worker.stop(SHUTDOWN_GRACE_MS) : Promise.resolve())
-      .catch((error: Error) => log.error({ module: "app", err: error.message }, "worker did not stop cleanly"))
+      .then(() => flushWebhookAnswers())
+      .catch((error: Error) => log.error({ module: "app", err: error.message }, "did not stop cleanly"))
       .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };
   process.on("SIGINT", shutdown);
