@@ -234,6 +234,37 @@ describe("tidemark backlog", () => {
   });
 });
 
+describe("tidemark events", () => {
+  it("lists dead events with their error, and replays them back to the queue", async () => {
+    const tenant = await tenantFixture();
+    await pool.query(
+      `INSERT INTO events (tenant_id, event_id, type, item_id, version, payload, payload_hash, source_timestamp,
+                           status, outcome, attempts, last_error, processed_at)
+       SELECT $1, 'dead-' || g, 'item.created', 'x', 1, '{}', '\\x00', now(), 'dead', 'dead', 5, 'boom ' || g, now()
+         FROM generate_series(1, 3) AS g`,
+      [tenant.id],
+    );
+    const listed = await tidemark("events", "dead", "--tenant", tenant.slug);
+    expect(listed.code).toBe(0);
+    expect(listed.lines.map((line) => [line.eventId, line.lastError, line.attempts])).toEqual([
+      ["dead-1", "boom 1", 5],
+      ["dead-2", "boom 2", 5],
+      ["dead-3", "boom 3", 5],
+    ]);
+
+    const one = await tidemark("events", "replay", "--tenant", tenant.slug, "--event-id", "dead-2");
+    expect(one.lines).toEqual([{ tenant: tenant.slug, replayed: 1 }]);
+    const rest = await tidemark("events", "replay", "--tenant", tenant.slug);
+    expect(rest.lines).toEqual([{ tenant: tenant.slug, replayed: 2 }]);
+    const { rows } = await pool.query("SELECT status, attempts FROM events WHERE tenant_id = $1 ORDER BY event_id", [tenant.id]);
+    expect(rows).toEqual([
+      { status: "pending", attempts: 0 },
+      { status: "pending", attempts: 0 },
+      { status: "pending", attempts: 0 },
+    ]);
+  });
+});
+
 describe("tidemark user", () => {
   it("create prints a generated password only when none was given", async () => {
     const tenant = await tenantFixture();

@@ -219,6 +219,32 @@ const COMMANDS: Record<string, Command> = {
       await emit(await getBacklog(await tenantIdOf(text(values, "tenant"))));
     },
   },
+  "events dead": {
+    synopsis: "events dead --tenant S   (dead events: failed their last attempt; kept with their error)",
+    options: { tenant: { type: "string" } },
+    required: ["tenant"],
+    async run(values) {
+      const { listDead } = await import("../worker/dead-letters.ts");
+      const tenantId = await tenantIdOf(text(values, "tenant"));
+      for (let afterId = 0; ; ) {
+        const page = await listDead(tenantId, { afterId, limit: 1_000 });
+        for (const { id, ...event } of page) await emit(event);
+        if (page.length < 1_000) return;
+        afterId = (page[page.length - 1] as { id: number }).id;
+      }
+    },
+  },
+  "events replay": {
+    synopsis: "events replay --tenant S [--event-id ID]...   (dead events back to the queue: all, or those named)",
+    options: { tenant: { type: "string" }, "event-id": { type: "string", multiple: true } },
+    required: ["tenant"],
+    async run(values) {
+      const { replayDead } = await import("../worker/dead-letters.ts");
+      const tenantId = await tenantIdOf(text(values, "tenant"));
+      const eventIds = values["event-id"] as string[] | undefined;
+      await emit({ tenant: text(values, "tenant"), replayed: await replayDead(tenantId, eventIds) });
+    },
+  },
   "user create": {
     synopsis: "user create --email E --role admin|viewer [--tenant S]... [--password P]   (no --password: one is generated and shown once)",
     options: { email: { type: "string" }, role: { type: "string" }, tenant: { type: "string", multiple: true }, password: { type: "string" } },
