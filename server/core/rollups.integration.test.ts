@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { pool } from "../db.ts";
 import { event, storeInInbox, type TestEvent } from "../../test/events.ts";
 import { createTestTenant } from "../../test/webhooks.ts";
-import { Worker } from "../worker/worker.ts";
+import { processAll } from "../../test/worker.ts";
 import { MIN_TRACKED_MS, RELATIVE_ACCURACY, quantile } from "./latency-sketch.ts";
 
 function mixedHistory(tag: string, count: number): TestEvent[] {
@@ -20,20 +20,6 @@ function mixedHistory(tag: string, count: number): TestEvent[] {
     events.push(event(`${tag}-${i}`, type, item, version, { name: `n${i % 4}` }));
   }
   return events;
-}
-
-async function runWorkerToCompletion(): Promise<void> {
-  const worker = new Worker({ concurrency: 2, quantum: 37, maxBatch: 37, leaseMs: 30_000, maxAttempts: 3, pollMs: 20 });
-  await worker.start();
-  try {
-    for (;;) {
-      const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE status IN ('pending', 'processing')");
-      if (rows[0]?.n === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  } finally {
-    await worker.stop();
-  }
 }
 
 describe("rollups", () => {
@@ -49,7 +35,7 @@ describe("rollups", () => {
         [tenant.id],
       );
     }
-    await runWorkerToCompletion();
+    await processAll({ quantum: 37, maxBatch: 37 });
 
     for (const resolution of [60, 3_600]) {
       const { rows: fromEvents } = await pool.query(
@@ -96,7 +82,7 @@ describe("rollups", () => {
   it("answer p50, p95 and p99 within 1% of the exact latency quantiles", async () => {
     const tenant = await createTestTenant();
     await storeInInbox(tenant.id, mixedHistory("lat", 3_000));
-    await runWorkerToCompletion();
+    await processAll({ quantum: 37, maxBatch: 37 });
 
     const { rows: latencies } = await pool.query<{ ms: number }>(
       `SELECT greatest(extract(epoch FROM processed_at - received_at) * 1000, $2)::float8 AS ms

@@ -25,39 +25,33 @@ export interface ProcessedEvent {
   processedAt: Date;
 }
 
-interface Counts {
-  receivedCreated: number;
-  receivedUpdated: number;
-  receivedDeleted: number;
-  applied: number;
-  stale: number;
-  duplicate: number;
-  rejected: number;
-  dead: number;
-  latencyCount: number;
-  latencySumMs: number;
-  rateLimited: number;
-  redelivered: number;
-  conflicts: number;
-  invalid: number;
-}
+/**
+ * Every counter of rollup_counts: its name here → its column. The one list;
+ * the upsert below and the dashboard's series (server/stats/series.ts) are
+ * derived from it. latency_sum_ms is the only fractional one.
+ */
+export const ROLLUP_COUNTERS = {
+  receivedCreated: "received_created",
+  receivedUpdated: "received_updated",
+  receivedDeleted: "received_deleted",
+  applied: "applied",
+  stale: "stale",
+  duplicate: "duplicate",
+  rejected: "rejected",
+  dead: "dead",
+  latencyCount: "latency_count",
+  latencySumMs: "latency_sum_ms",
+  rateLimited: "rate_limited",
+  redelivered: "redelivered",
+  conflicts: "conflicts",
+  invalid: "invalid",
+} as const;
 
-const emptyCounts = (): Counts => ({
-  receivedCreated: 0,
-  receivedUpdated: 0,
-  receivedDeleted: 0,
-  applied: 0,
-  stale: 0,
-  duplicate: 0,
-  rejected: 0,
-  dead: 0,
-  latencyCount: 0,
-  latencySumMs: 0,
-  rateLimited: 0,
-  redelivered: 0,
-  conflicts: 0,
-  invalid: 0,
-});
+export type RollupCounter = keyof typeof ROLLUP_COUNTERS;
+type Counts = Record<RollupCounter, number>;
+const COUNTER_NAMES = Object.keys(ROLLUP_COUNTERS) as RollupCounter[];
+
+const emptyCounts = (): Counts => Object.fromEntries(COUNTER_NAMES.map((name) => [name, 0])) as Counts;
 
 const RECEIVED_COLUMN = { "item.created": "receivedCreated", "item.updated": "receivedUpdated", "item.deleted": "receivedDeleted" } as const;
 
@@ -66,28 +60,12 @@ export function bucketStart(date: Date, resolutionSeconds: number): number {
   return Math.floor(date.getTime() / width) * width;
 }
 
+const COLUMNS = COUNTER_NAMES.map((name) => ROLLUP_COUNTERS[name]);
 const UPSERT_COUNTS = `
-INSERT INTO rollup_counts AS c (tenant_id, resolution, bucket, received_created, received_updated, received_deleted,
-                                applied, stale, duplicate, rejected, dead, latency_count, latency_sum_ms,
-                                rate_limited, redelivered, conflicts, invalid)
-SELECT $1, r.* FROM unnest($2::int[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],
-                           $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::float8[],
-                           $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[]) AS r
+INSERT INTO rollup_counts AS c (tenant_id, resolution, bucket, ${COLUMNS.join(", ")})
+SELECT $1, r.* FROM unnest($2::int[], $3::timestamptz[], ${COLUMNS.map((column, i) => `$${i + 4}::${column === "latency_sum_ms" ? "float8" : "bigint"}[]`).join(", ")}) AS r
     ON CONFLICT (tenant_id, resolution, bucket) DO UPDATE SET
-       received_created = c.received_created + excluded.received_created,
-       received_updated = c.received_updated + excluded.received_updated,
-       received_deleted = c.received_deleted + excluded.received_deleted,
-       applied = c.applied + excluded.applied,
-       stale = c.stale + excluded.stale,
-       duplicate = c.duplicate + excluded.duplicate,
-       rejected = c.rejected + excluded.rejected,
-       dead = c.dead + excluded.dead,
-       latency_count = c.latency_count + excluded.latency_count,
-       latency_sum_ms = c.latency_sum_ms + excluded.latency_sum_ms,
-       rate_limited = c.rate_limited + excluded.rate_limited,
-       redelivered = c.redelivered + excluded.redelivered,
-       conflicts = c.conflicts + excluded.conflicts,
-       invalid = c.invalid + excluded.invalid`;
+       ${COLUMNS.map((column) => `${column} = c.${column} + excluded.${column}`).join(",\n       ")}`;
 
 const UPSERT_LATENCY = `
 INSERT INTO rollup_latency AS l (tenant_id, resolution, bucket, bin, count)
@@ -105,26 +83,10 @@ async function addCounts(tx: Tx, tenantId: number, rows: Iterable<CountRow>): Pr
     tenantId,
     sorted.map((row) => row.resolution),
     sorted.map((row) => new Date(row.bucket)),
-    ...COUNT_COLUMNS.map((column) => sorted.map((row) => row.counts[column])),
+    ...COUNTER_NAMES.map((name) => sorted.map((row) => row.counts[name])),
   ]);
 }
 
-const COUNT_COLUMNS = [
-  "receivedCreated",
-  "receivedUpdated",
-  "receivedDeleted",
-  "applied",
-  "stale",
-  "duplicate",
-  "rejected",
-  "dead",
-  "latencyCount",
-  "latencySumMs",
-  "rateLimited",
-  "redelivered",
-  "conflicts",
-  "invalid",
-] as const;
 
 class CountTable {
   readonly rows = new Map<string, CountRow>();

@@ -42,16 +42,19 @@ function add(entry: WebhookAnswerCount): void {
   state.pending.set(key, { ...entry });
 }
 
+function scheduleFlush(): void {
+  if (state.timer) return;
+  state.timer = setTimeout(() => {
+    state.timer = undefined;
+    void flushWebhookAnswers();
+  }, FLUSH_MS);
+  state.timer.unref();
+}
+
 export function countWebhookAnswer(tenantId: number, answer: WebhookAnswer, count = 1): void {
   if (count <= 0) return;
   add({ tenantId, at: new Date(Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS), answer, count });
-  if (!state.timer) {
-    state.timer = setTimeout(() => {
-      state.timer = undefined;
-      void flushWebhookAnswers();
-    }, FLUSH_MS);
-    state.timer.unref();
-  }
+  scheduleFlush();
 }
 
 /** Writes every count gathered so far; safe to call at any time (shutdown, tests). */
@@ -64,13 +67,7 @@ export async function flushWebhookAnswers(): Promise<void> {
     .catch((error: Error) => {
       for (const entry of batch) add(entry);
       logFlushFailure("flush", () => log.warn({ module: "webhook-answers", err: error.message }, "could not flush webhook answer counts; will retry"));
-      if (!state.timer) {
-        state.timer = setTimeout(() => {
-          state.timer = undefined;
-          void flushWebhookAnswers();
-        }, FLUSH_MS);
-        state.timer.unref();
-      }
+      scheduleFlush();
     })
     .finally(() => {
       state.flushing = undefined;

@@ -9,25 +9,11 @@ import { createContextInner } from "../api/trpc.ts";
 import { pool } from "../db.ts";
 import { event, storeInInbox, type TestEvent } from "../../test/events.ts";
 import { createTestTenant } from "../../test/webhooks.ts";
-import { Worker } from "../worker/worker.ts";
+import { processAll } from "../../test/worker.ts";
 import { sampleBacklogs } from "../worker/backlog-sampler.ts";
 import { chooseBucket } from "./series.ts";
 
 const admin = createCaller(createContextInner({ user: { id: 0, email: "admin@test.example", role: "admin", tenantIds: [] } }));
-
-async function processAll(): Promise<void> {
-  const worker = new Worker({ concurrency: 2, quantum: 50, maxBatch: 50, leaseMs: 30_000, maxAttempts: 3, pollMs: 20 });
-  await worker.start();
-  try {
-    for (;;) {
-      const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE status IN ('pending', 'processing')");
-      if (rows[0]?.n === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  } finally {
-    await worker.stop();
-  }
-}
 
 async function countsInRange(tenantId: number, from: number, to: number) {
   const { rows } = await pool.query(

@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { pool, sql } from "../db.ts";
 import { quantile, type Bins } from "../core/latency-sketch.ts";
+import { ROLLUP_COUNTERS, type RollupCounter } from "../core/rollups.ts";
 
 export const BUCKETS = { "1m": 60, "5m": 300, "1h": 3_600, "1d": 86_400 } as const;
 export type BucketName = keyof typeof BUCKETS;
@@ -37,21 +38,15 @@ export function chooseBucket(fromMs: number, toMs: number): BucketName {
   return "1d";
 }
 
-export interface SeriesPoint {
+/** The counters a chart shows: every rollup counter but the latency sums (the sketch answers latency). */
+const COUNTERS = (Object.keys(ROLLUP_COUNTERS) as RollupCounter[]).filter(
+  (name): name is ChartCounter => name !== "latencyCount" && name !== "latencySumMs",
+);
+export type ChartCounter = Exclude<RollupCounter, "latencyCount" | "latencySumMs">;
+
+export type SeriesPoint = Record<ChartCounter, number> & {
   /** Bucket start, ms since the epoch. */
   t: number;
-  receivedCreated: number;
-  receivedUpdated: number;
-  receivedDeleted: number;
-  applied: number;
-  stale: number;
-  duplicate: number;
-  rejected: number;
-  dead: number;
-  rateLimited: number;
-  redelivered: number;
-  conflicts: number;
-  invalid: number;
   /** Latency received → processed, ms; null where nothing was processed. */
   p50: number | null;
   p95: number | null;
@@ -59,7 +54,7 @@ export interface SeriesPoint {
   /** Highest backlog sampled in the bucket; null where no sample was taken. */
   backlog: number | null;
   oldestPendingAgeMs: number | null;
-}
+};
 
 export type SeriesTotals = Omit<SeriesPoint, "t" | "p50" | "p95" | "p99" | "backlog" | "oldestPendingAgeMs"> & {
   p50: number | null;
@@ -75,28 +70,10 @@ export interface Series {
   totals: SeriesTotals;
 }
 
-const COUNTERS = [
-  "receivedCreated",
-  "receivedUpdated",
-  "receivedDeleted",
-  "applied",
-  "stale",
-  "duplicate",
-  "rejected",
-  "dead",
-  "rateLimited",
-  "redelivered",
-  "conflicts",
-  "invalid",
-] as const;
 
 const COUNTS = `
 SELECT floor(extract(epoch FROM bucket) / $4)::bigint * $4 * 1000 AS t,
-       sum(received_created)::float8 AS "receivedCreated", sum(received_updated)::float8 AS "receivedUpdated",
-       sum(received_deleted)::float8 AS "receivedDeleted", sum(applied)::float8 AS applied, sum(stale)::float8 AS stale,
-       sum(duplicate)::float8 AS duplicate, sum(rejected)::float8 AS rejected, sum(dead)::float8 AS dead,
-       sum(rate_limited)::float8 AS "rateLimited", sum(redelivered)::float8 AS redelivered,
-       sum(conflicts)::float8 AS conflicts, sum(invalid)::float8 AS invalid
+       ${COUNTERS.map((name) => `sum(${ROLLUP_COUNTERS[name]})::float8 AS "${name}"`).join(", ")}
   FROM rollup_counts
  WHERE tenant_id = $1 AND resolution = $5 AND bucket >= $2 AND bucket < $3
  GROUP BY 1`;
@@ -123,7 +100,7 @@ export async function getSeries(tenantId: number, range: TSeriesRange): Promise<
   const params = [tenantId, new Date(from), new Date(to), BUCKETS[bucket], resolution];
 
   const [counts, latency, backlog] = await Promise.all([
-    sql<{ t: number } & Record<(typeof COUNTERS)[number], number>>(pool, COUNTS, params),
+    sql<{ t: number } & Record<ChartCounter, number>>(pool, COUNTS, params),
     sql<{ t: number; bin: number; count: number }>(pool, LATENCY, params),
     sql<{ t: number; backlog: number; oldestPendingAgeMs: number | null }>(pool, BACKLOG, params.slice(0, 4)),
   ]);
@@ -147,7 +124,7 @@ export async function getSeries(tenantId: number, range: TSeriesRange): Promise<
     const sample = backlogAt.get(t);
     points.push({
       t,
-      ...(Object.fromEntries(COUNTERS.map((key) => [key, row ? Number(row[key]) : 0])) as Record<(typeof COUNTERS)[number], number>),
+      ...(Object.fromEntries(COUNTERS.map((key) => [key, row ? Number(row[key]) : 0])) as Record<ChartCounter, number>),
       p50: bins ? quantile(bins, 0.5) : null,
       p95: bins ? quantile(bins, 0.95) : null,
       p99: bins ? quantile(bins, 0.99) : null,

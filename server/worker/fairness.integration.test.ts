@@ -7,6 +7,7 @@ import { pool } from "../db.ts";
 import { bulkPending } from "../../test/events.ts";
 import { createTestTenant } from "../../test/webhooks.ts";
 import { Worker } from "./worker.ts";
+import { waitFor } from "../../test/worker.ts";
 
 const settings = { concurrency: 2, quantum: 100, maxBatch: 500, leaseMs: 30_000, maxAttempts: 5, pollMs: 50 };
 let worker: Worker | undefined;
@@ -18,14 +19,6 @@ async function doneCounts(tenantIds: number[]): Promise<Map<number, number>> {
     [tenantIds],
   );
   return new Map(tenantIds.map((id) => [id, rows.find((row) => row.tenant_id === id)?.n ?? 0]));
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe("fair scheduling", () => {

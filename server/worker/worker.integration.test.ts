@@ -8,23 +8,11 @@ import { modelState } from "../core/model.ts";
 import { asStored, event, readItems, storeInInbox } from "../../test/events.ts";
 import { createTestTenant } from "../../test/webhooks.ts";
 import { Worker } from "./worker.ts";
+import { unfinishedEvents, waitFor } from "../../test/worker.ts";
 
 const settings = { concurrency: 2, quantum: 10, maxBatch: 50, leaseMs: 5_000, maxAttempts: 3, pollMs: 50 };
 let worker: Worker | undefined;
 afterEach(async () => worker?.stop(1_000));
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-async function pendingCount(tenantId: number): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status IN ('pending', 'processing')", [tenantId]);
-  return rows[0]?.n ?? -1;
-}
 
 describe("worker", () => {
   it("applies stored events to the model's state, each with one outcome", async () => {
@@ -39,7 +27,7 @@ describe("worker", () => {
     await storeInInbox(tenant.id, events);
     worker = new Worker(settings);
     await worker.start();
-    await waitUntil(async () => (await pendingCount(tenant.id)) === 0);
+    await waitFor(async () => (await unfinishedEvents()) === 0);
 
     expect(await readItems(tenant.id)).toEqual(asStored(modelState(events)));
     const { rows } = await pool.query("SELECT event_id, status, outcome FROM events WHERE tenant_id = $1 ORDER BY event_id", [tenant.id]);
