@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { bootstrap, fail, redact } from "./bootstrap.ts";
 import { buildIfNeeded, NEXT_BIN } from "../setup/build.ts";
-import { PROJECT_ROOT } from "../setup/embedded-postgres.ts";
+import { PROJECT_ROOT } from "../setup/paths.ts";
 
 const STOP_GRACE_MS = 20_000;
 

@@ -16,7 +16,7 @@
  *   in input order), then refs; see lock-order.ts. No statement of the batch
  *   runs concurrently with another.
  */
-import { sql, type Tx } from "../db.ts";
+import { sql, statement, type Tx } from "../db.ts";
 import { ZEventBody } from "../ingest/envelope.ts";
 import { byKey, lockSteps } from "./lock-order.ts";
 import { comparePrecedence, isSameChange, itemStateOf, type ItemState } from "./model.ts";
@@ -45,22 +45,30 @@ export const sortByItemId: RowOrder = (rows) => [...rows].sort(byKey((row) => ro
 // Inserts new items with their final state and locks existing ones (DO UPDATE
 // … WHERE false updates nothing but locks the conflicting row), one row at a
 // time in `position` order.
-const INSERT_OR_LOCK_ITEMS = `
+const INSERT_OR_LOCK_ITEMS = statement(
+  "insert_or_lock_items",
+  `
 INSERT INTO items (tenant_id, item_id, version, type_rank, event_id, content_hash, deleted, name, category, value, updated_at)
 SELECT $1, r.item_id, r.version, r.type_rank, r.event_id, decode(r.content_hash, 'hex'), r.deleted, r.name, r.category, r.value, now()
   FROM unnest($2::text[], $3::bigint[], $4::smallint[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::float8[])
        WITH ORDINALITY AS r(item_id, version, type_rank, event_id, content_hash, deleted, name, category, value, position)
  ORDER BY r.position
     ON CONFLICT (tenant_id, item_id) DO UPDATE SET version = items.version WHERE false
-RETURNING item_id`;
+RETURNING item_id`,
+);
 
-const LOCKED_PRE_IMAGES = `
+const LOCKED_PRE_IMAGES = statement(
+  "locked_pre_images",
+  `
 SELECT item_id, version, type_rank, encode(content_hash, 'hex') AS content_hash
   FROM items
- WHERE tenant_id = $1 AND item_id = ANY($2::text[])`;
+ WHERE tenant_id = $1 AND item_id = ANY($2::text[])`,
+);
 
 // The last-writer-wins rule, decided by the database on rows this transaction holds.
-const WRITE_IF_NEWER = `
+const WRITE_IF_NEWER = statement(
+  "write_if_newer",
+  `
 UPDATE items AS i
    SET version = r.version, type_rank = r.type_rank, event_id = r.event_id, content_hash = decode(r.content_hash, 'hex'),
        deleted = r.deleted, name = r.name, category = r.category, value = r.value, updated_at = now()
@@ -68,14 +76,18 @@ UPDATE items AS i
        AS r(item_id, version, type_rank, event_id, content_hash, deleted, name, category, value)
  WHERE i.tenant_id = $1 AND i.item_id = r.item_id
    AND (i.version, i.type_rank, i.event_id COLLATE "C") < (r.version, r.type_rank, r.event_id COLLATE "C")
-RETURNING i.item_id`;
+RETURNING i.item_id`,
+);
 
-const DELETE_REFS = `DELETE FROM item_refs WHERE tenant_id = $1 AND item_id = ANY($2::text[])`;
+const DELETE_REFS = statement("delete_refs", "DELETE FROM item_refs WHERE tenant_id = $1 AND item_id = ANY($2::text[])");
 
-const INSERT_REFS = `
+const INSERT_REFS = statement(
+  "insert_refs",
+  `
 INSERT INTO item_refs (tenant_id, item_id, ref_id)
 SELECT $1, r.item_id, r.ref_id FROM unnest($2::text[], $3::text[]) AS r(item_id, ref_id)
- ORDER BY r.item_id COLLATE "C", r.ref_id COLLATE "C"`;
+ ORDER BY r.item_id COLLATE "C", r.ref_id COLLATE "C"`,
+);
 
 function itemColumns(rows: ItemState[]): unknown[] {
   return [

@@ -9,7 +9,7 @@
  * rollup row is never read by the application before it is written. Rows
  * are written in ascending key order (rollup_counts, then rollup_latency).
  */
-import { sql, type Tx } from "../db.ts";
+import { sql, statement, type Tx } from "../db.ts";
 import type { EventType } from "../ingest/envelope.ts";
 import { addToBins, type Bins } from "./latency-sketch.ts";
 import { lockSteps } from "./lock-order.ts";
@@ -61,16 +61,22 @@ export function bucketStart(date: Date, resolutionSeconds: number): number {
 }
 
 const COLUMNS = COUNTER_NAMES.map((name) => ROLLUP_COUNTERS[name]);
-const UPSERT_COUNTS = `
+const UPSERT_COUNTS = statement(
+  "upsert_rollup_counts",
+  `
 INSERT INTO rollup_counts AS c (tenant_id, resolution, bucket, ${COLUMNS.join(", ")})
 SELECT $1, r.* FROM unnest($2::int[], $3::timestamptz[], ${COLUMNS.map((column, i) => `$${i + 4}::${column === "latency_sum_ms" ? "float8" : "bigint"}[]`).join(", ")}) AS r
     ON CONFLICT (tenant_id, resolution, bucket) DO UPDATE SET
-       ${COLUMNS.map((column) => `${column} = c.${column} + excluded.${column}`).join(",\n       ")}`;
+       ${COLUMNS.map((column) => `${column} = c.${column} + excluded.${column}`).join(",\n       ")}`,
+);
 
-const UPSERT_LATENCY = `
+const UPSERT_LATENCY = statement(
+  "upsert_rollup_latency",
+  `
 INSERT INTO rollup_latency AS l (tenant_id, resolution, bucket, bin, count)
 SELECT $1, r.* FROM unnest($2::int[], $3::timestamptz[], $4::int[], $5::bigint[]) AS r
-    ON CONFLICT (tenant_id, resolution, bucket, bin) DO UPDATE SET count = l.count + excluded.count`;
+    ON CONFLICT (tenant_id, resolution, bucket, bin) DO UPDATE SET count = l.count + excluded.count`,
+);
 
 type CountRow = { resolution: number; bucket: number; counts: Counts };
 

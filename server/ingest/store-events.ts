@@ -11,25 +11,31 @@
  * - Rows are inserted in event-id order, so two concurrent calls that share
  *   ids wait on each other in the same order and cannot deadlock.
  */
-import { pool, sql, type Queryable } from "../db.ts";
+import { pool, type Queryable, sql, statement } from "../db.ts";
 import { metrics } from "../metrics.ts";
 import type { ValidEvent } from "./envelope.ts";
 
 export type StoreOutcome = "accepted" | "duplicate" | "conflict";
 
-const INSERT_EVENTS = `
+const INSERT_EVENTS = statement(
+  "insert_events",
+  `
 INSERT INTO events (tenant_id, event_id, type, item_id, version, payload, payload_hash, source_timestamp)
 SELECT $1, e.event_id, e.type, e.item_id, e.version, e.payload, decode(e.payload_hash, 'hex'), e.source_timestamp
   FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::text[], $8::timestamptz[])
        AS e(event_id, type, item_id, version, payload, payload_hash, source_timestamp)
  ORDER BY e.event_id
     ON CONFLICT (tenant_id, event_id) DO NOTHING
-RETURNING event_id`;
+RETURNING event_id`,
+);
 
-const STORED_HASHES = `
+const STORED_HASHES = statement(
+  "stored_hashes",
+  `
 SELECT event_id, encode(payload_hash, 'hex') AS payload_hash
   FROM events
- WHERE tenant_id = $1 AND event_id = ANY($2::text[])`;
+ WHERE tenant_id = $1 AND event_id = ANY($2::text[])`,
+);
 
 /** Stores `events` for `tenantId`; returns one outcome per input, in input order. */
 export async function storeEvents(tenantId: number, events: readonly ValidEvent[], on: Queryable = pool): Promise<StoreOutcome[]> {

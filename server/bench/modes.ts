@@ -1,0 +1,18 @@
+/**
+ * The bench modes, in the order `npm run bench` runs them when none is named.
+ * Adding a mode: a module exporting a BenchMode (see ingest.ts), and one line here.
+ *
+ * Modes are loaded only when they run: their modules read the configuration,
+ * which the harness prepares first (the bench's own database, Redis prefix).
+ */
+import type { BenchMode } from "./harness.ts";
+
+export interface ModeEntry {
+  name: string;
+  summary: string;
+  load(): Promise<BenchMode>;
+}
+
+export const MODES: readonly ModeEntry[] = [
+  { name: "ingest", summary: "webhook events/s, single and 500-event batch, against node:http, Next.js no-op and raw INSERT floors", load: async () => (await import("./ingest.ts")).ingest },
+];

@@ -1,0 +1,10 @@
+/**
+ * Where things are on disk. Free of side effects, so any entry point can
+ * import it without loading what the other setup modules load.
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const DATA_DIR = path.join(PROJECT_ROOT, ".data");
+export const NEXT_BIN = path.join(PROJECT_ROOT, "node_modules", "next", "dist", "bin", "next");
