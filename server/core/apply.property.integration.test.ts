@@ -40,7 +40,7 @@ const arbDelivery = arbHistory.chain((events) =>
   fc
     .tuple(
       fc.array(fc.integer({ min: 1, max: 3 }), { minLength: events.length, maxLength: events.length }),
-      fc.infiniteStream(fc.double({ min: 0, max: 1, noNaN: true })),
+      fc.infiniteStream(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true })),
       fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 40 }),
     )
     .map(([copies, randoms, cuts]) => {

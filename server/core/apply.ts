@@ -57,26 +57,29 @@ SELECT $1, r.item_id, r.version, r.type_rank, r.event_id, decode(r.content_hash,
 RETURNING item_id`,
 );
 
-const LOCKED_PRE_IMAGES = statement(
-  "locked_pre_images",
-  `
-SELECT item_id, version, type_rank, encode(content_hash, 'hex') AS content_hash
-  FROM items
- WHERE tenant_id = $1 AND item_id = ANY($2::text[])`,
-);
-
-// The last-writer-wins rule, decided by the database on rows this transaction holds.
+// The last-writer-wins rule, decided by the database on rows this transaction
+// already holds, and in the same statement the rows as they were before it:
+// every part of a statement sees the same snapshot, so `before` cannot see
+// what `written` changes (and, the rows being locked, nothing else changed them).
 const WRITE_IF_NEWER = statement(
   "write_if_newer",
   `
-UPDATE items AS i
-   SET version = r.version, type_rank = r.type_rank, event_id = r.event_id, content_hash = decode(r.content_hash, 'hex'),
-       deleted = r.deleted, name = r.name, category = r.category, value = r.value, updated_at = now()
-  FROM unnest($2::text[], $3::bigint[], $4::smallint[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::float8[])
-       AS r(item_id, version, type_rank, event_id, content_hash, deleted, name, category, value)
- WHERE i.tenant_id = $1 AND i.item_id = r.item_id
-   AND (i.version, i.type_rank, i.event_id COLLATE "C") < (r.version, r.type_rank, r.event_id COLLATE "C")
-RETURNING i.item_id`,
+WITH before AS (
+  SELECT item_id, version, type_rank, encode(content_hash, 'hex') AS content_hash
+    FROM items
+   WHERE tenant_id = $1 AND item_id = ANY($2::text[])
+), written AS (
+  UPDATE items AS i
+     SET version = r.version, type_rank = r.type_rank, event_id = r.event_id, content_hash = decode(r.content_hash, 'hex'),
+         deleted = r.deleted, name = r.name, category = r.category, value = r.value, updated_at = now()
+    FROM unnest($2::text[], $3::bigint[], $4::smallint[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::float8[])
+         AS r(item_id, version, type_rank, event_id, content_hash, deleted, name, category, value)
+   WHERE i.tenant_id = $1 AND i.item_id = r.item_id
+     AND (i.version, i.type_rank, i.event_id COLLATE "C") < (r.version, r.type_rank, r.event_id COLLATE "C")
+  RETURNING i.item_id
+)
+SELECT before.item_id, before.version, before.type_rank, before.content_hash, written.item_id IS NOT NULL AS written
+  FROM before LEFT JOIN written USING (item_id)`,
 );
 
 const DELETE_REFS = statement("delete_refs", "DELETE FROM item_refs WHERE tenant_id = $1 AND item_id = ANY($2::text[])");
@@ -108,6 +111,7 @@ interface PreImage {
   version: number;
   type_rank: number;
   content_hash: string;
+  written: boolean;
 }
 
 export async function applyBatch(tx: Tx, tenantId: number, events: readonly InboxEvent[]): Promise<EventResult[]> {
@@ -155,9 +159,10 @@ export async function applyBatchWithRowOrder(tx: Tx, tenantId: number, events: r
     const preImages = new Map<string, PreImage>();
     const written = new Set<string>(inserted);
     if (existing.length > 0) {
-      const ids = existing.map((row) => row.itemId);
-      for (const row of await sql<PreImage>(tx, LOCKED_PRE_IMAGES, [tenantId, ids])) preImages.set(row.item_id, row);
-      for (const row of await sql<{ item_id: string }>(tx, WRITE_IF_NEWER, [tenantId, ...itemColumns(existing)])) written.add(row.item_id);
+      for (const row of await sql<PreImage>(tx, WRITE_IF_NEWER, [tenantId, ...itemColumns(existing)])) {
+        preImages.set(row.item_id, row);
+        if (row.written) written.add(row.item_id);
+      }
     }
 
     for (const row of rows) {

@@ -1,0 +1,59 @@
+/**
+ * Item histories for the processing benchmarks: `events` events over `items`
+ * items, with rising versions per item, about one delete in ten, and arrival
+ * order shuffled (so many events arrive after a newer version of their item,
+ * as they do from real senders). Stored through the ingestion path itself
+ * (storeEvents), so the inbox rows are exactly what the webhooks would store.
+ */
+import { modelState, type ItemState } from "../core/model.ts";
+import type { TEventBody } from "../ingest/envelope.ts";
+import { storeEvents } from "../ingest/store-events.ts";
+import { canonicalJson, sha256 } from "../lib/canonical-json.ts";
+
+export interface WorkloadEvent {
+  eventId: string;
+  body: TEventBody;
+}
+
+/** A deterministic generator (mulberry32), so two tenants can receive the same workload. */
+export function seededRandom(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function workload(tag: string, events: number, items: number, seed = 1): WorkloadEvent[] {
+  const random = seededRandom(seed);
+  const out: WorkloadEvent[] = [];
+  for (let seq = 0; seq < events; seq++) {
+    const item = seq % items;
+    const version = Math.floor(seq / items) + 1;
+    const type = version === 1 ? "item.created" : random() < 0.1 ? "item.deleted" : "item.updated";
+    const data =
+      type === "item.deleted"
+        ? { id: `item-${item}`, version }
+        : { id: `item-${item}`, version, name: `Item ${item} v${version}`, category: `category-${item % 16}`, value: random() * 100, refs: [`item-${(item * 7 + 1) % items}`] };
+    out.push({ eventId: `${tag}-${seq}`, body: { type, timestamp: "2026-11-27T10:00:00Z", data } as TEventBody });
+  }
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j] as WorkloadEvent, out[i] as WorkloadEvent];
+  }
+  return out;
+}
+
+/** Stores the events as pending, in arrival order, through the webhook's own storage code. */
+export async function storeWorkload(tenantId: number, events: readonly WorkloadEvent[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 1_000) {
+    const chunk = events.slice(i, i + 1_000).map((event) => ({ ...event, payloadHash: sha256(canonicalJson(event.body)) }));
+    await storeEvents(tenantId, chunk);
+  }
+}
+
+export function expectedState(events: readonly WorkloadEvent[]): Map<string, ItemState> {
+  return modelState(events);
+}
