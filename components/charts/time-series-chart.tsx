@@ -1,0 +1,176 @@
+"use client";
+/**
+ * One time-series chart: stacked areas and/or lines over time buckets, from
+ * typed points and series specs. Presentational: no fetching, no tenant.
+ *
+ * Colours are CSS variables read by the browser (`var(--chart-…)`), so both
+ * themes apply without re-rendering. Animations are off: the page refreshes
+ * every few seconds and a chart that re-animates each time would move under
+ * the reader's eyes. Empty latency buckets are null and drawn as gaps, never
+ * as zeros.
+ */
+import { Area, CartesianGrid, ComposedChart, Line, Tooltip, XAxis, YAxis } from "recharts";
+import { formatBucket, formatCompact, formatCount, formatMs, formatMsTick, formatTick, type BucketName } from "../format.ts";
+import { timeTicks } from "./ticks.ts";
+import type { SeriesSpec, TimePoint, ValueUnit } from "./types.ts";
+
+export interface TimeSeriesChartProps<P extends TimePoint> {
+  data: readonly P[];
+  series: readonly SeriesSpec<P>[];
+  bucket: BucketName;
+  unit: ValueUnit;
+  /** Logarithmic value axis (latency spans orders of magnitude). */
+  logScale?: boolean;
+  height?: number | string;
+  /** Names the chart for screen readers (the visible heading is outside). */
+  label: string;
+}
+
+export function formatValue(value: number | null | undefined, unit: ValueUnit): string {
+  return unit === "ms" ? formatMs(value) : formatCount(value);
+}
+
+export function TimeSeriesChart<P extends TimePoint>({ data, series, bucket, unit, logScale = false, height = "100%", label }: TimeSeriesChartProps<P>) {
+  const first = data[0]?.t ?? 0;
+  const last = data[data.length - 1]?.t ?? first;
+  const span = last - first;
+  const ticks = timeTicks(first, last);
+
+  // A log axis cannot place zero; such values become gaps there.
+  const rows = logScale
+    ? data.map((point) => {
+        const copy = { ...point } as Record<string, unknown>;
+        for (const spec of series) {
+          const value = point[spec.key] as number | null;
+          if (value !== null && value <= 0) copy[spec.key] = null;
+        }
+        return copy as P;
+      })
+    : data;
+
+  return (
+    <ComposedChart
+      data={rows as P[]}
+      responsive
+      style={{ width: "100%", height }}
+      margin={{ top: 6, right: 8, bottom: 0, left: 0 }}
+      accessibilityLayer
+      title={label}
+    >
+      <CartesianGrid stroke="var(--chart-grid)" vertical={false} />
+      <XAxis
+        dataKey="t"
+        type="number"
+        scale="time"
+        domain={[first, last]}
+        ticks={ticks}
+        tickFormatter={(t: number) => formatTick(t, span)}
+        stroke="var(--chart-grid)"
+        tick={{ fill: "var(--chart-axis)", fontSize: 11 }}
+        tickLine={false}
+        minTickGap={16}
+        interval="preserveStartEnd"
+      />
+      <YAxis
+        width={unit === "ms" ? 52 : 44}
+        scale={logScale ? "log" : "linear"}
+        domain={logScale ? ["auto", "auto"] : [0, "auto"]}
+        allowDataOverflow={logScale}
+        tickFormatter={(value: number) => (unit === "ms" ? formatMsTick(value) : formatCompact(value))}
+        stroke="var(--chart-grid)"
+        tick={{ fill: "var(--chart-axis)", fontSize: 11 }}
+        tickLine={false}
+        allowDecimals={unit === "ms"}
+      />
+      <Tooltip
+        isAnimationActive={false}
+        cursor={{ stroke: "var(--chart-axis)", strokeDasharray: "3 3" }}
+        content={({ active, label: hovered }) => {
+          if (!active || typeof hovered !== "number") return null;
+          const point = data.find((candidate) => candidate.t === hovered);
+          if (!point) return null;
+          return <ChartTooltip point={point} series={series} bucket={bucket} unit={unit} />;
+        }}
+      />
+      {series.map((spec) =>
+        spec.mark === "area" ? (
+          <Area
+            key={spec.key}
+            dataKey={spec.key}
+            name={spec.label}
+            stackId={spec.stackId}
+            type="linear"
+            // A stacked area's outline runs along the running total, so every outline but the last would be hidden
+            // and the last (often an empty series such as "dead") would seem to carry the total: fill only.
+            stroke={spec.stackId ? "none" : `var(${spec.color})`}
+            fill={`var(${spec.color})`}
+            fillOpacity={spec.stackId ? 0.6 : 0.28}
+            strokeWidth={1.5}
+            isAnimationActive={false}
+            dot={false}
+            activeDot={{ r: 3 }}
+            connectNulls={false}
+          />
+        ) : (
+          <Line
+            key={spec.key}
+            dataKey={spec.key}
+            name={spec.label}
+            type="linear"
+            stroke={`var(${spec.color})`}
+            strokeWidth={spec.dashed ? 1.5 : 2}
+            strokeDasharray={spec.dashed ? "5 3" : undefined}
+            isAnimationActive={false}
+            dot={(props: { cx?: number; cy?: number; index?: number }) => {
+              // A value with no neighbours draws no line segment: mark it, or it would be invisible.
+              const index = props.index ?? -1;
+              const at = (i: number) => (rows[i] ? (rows[i][spec.key] as number | null) : null);
+              const isolated = at(index) !== null && at(index - 1) === null && at(index + 1) === null;
+              return isolated && props.cx !== undefined && props.cy !== undefined ? (
+                <circle key={`dot-${spec.key}-${index}`} cx={props.cx} cy={props.cy} r={2.5} fill={`var(${spec.color})`} />
+              ) : (
+                <g key={`dot-${spec.key}-${index}`} />
+              );
+            }}
+            activeDot={{ r: 3 }}
+            connectNulls={false}
+          />
+        ),
+      )}
+    </ComposedChart>
+  );
+}
+
+function ChartTooltip<P extends TimePoint>({ point, series, bucket, unit }: { point: P; series: readonly SeriesSpec<P>[]; bucket: BucketName; unit: ValueUnit }) {
+  let group: string | undefined;
+  return (
+    <div className="chart-tooltip">
+      <strong>{formatBucket(point.t, bucket)}</strong>
+      <table>
+        <tbody>
+          {series.flatMap((spec) => {
+            const rows = [];
+            if (spec.group && spec.group !== group) {
+              group = spec.group;
+              rows.push(
+                <tr key={`group-${spec.group}`} className="group">
+                  <td colSpan={2}>{spec.group}</td>
+                </tr>,
+              );
+            }
+            rows.push(
+              <tr key={spec.key}>
+                <td>
+                  <span className={`swatch ${spec.mark === "line" ? (spec.dashed ? "dashed" : "line") : ""}`} style={spec.mark === "area" ? { background: `var(${spec.color})` } : { color: `var(${spec.color})` }} />{" "}
+                  {spec.label}
+                </td>
+                <td className="num">{formatValue(point[spec.key] as number | null, unit)}</td>
+              </tr>,
+            );
+            return rows;
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,396 @@
+"use client";
+/**
+ * Tenant administration: the list, "Create tenant", and per tenant "Edit
+ * quotas" and "Rotate secret". A new secret (on creation or rotation) is
+ * shown once, in one box at the top, until dismissed; it is never fetched
+ * again. Inputs are checked here as the server will check them, and the
+ * server's own objections are shown beside the field they concern.
+ */
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
+import { useState, type FormEvent } from "react";
+import { QuotaFields } from "../admin/quota-fields.tsx";
+import { errorCode, errorMessage, fieldErrors } from "../errors.ts";
+import { formatCount, formatDateTime, formatDecimal } from "../format.ts";
+import { useTRPC } from "../trpc.ts";
+import { HealthPill } from "../ui/badges.tsx";
+import { EditorPanel } from "../ui/editor-panel.tsx";
+import { Field } from "../ui/field.tsx";
+import { SecretBox } from "../ui/secret-box.tsx";
+import { ErrorState, LiveMessage, Skeleton } from "../ui/states.tsx";
+import {
+  DEFAULT_QUOTA_INPUTS,
+  parseQuotas,
+  quotaInputsOf,
+  validateSlug,
+  type QuotaField,
+  type QuotaInputs,
+  type QuotaValues,
+} from "../validation.ts";
+
+interface Revealed {
+  slug: string;
+  secret: string;
+  kind: "created" | "rotated";
+  previousValidUntil?: Date;
+}
+
+interface TenantRow extends QuotaValues {
+  id: number;
+  slug: string;
+  name: string;
+}
+
+type Open = { slug: string; panel: "quotas" | "rotate"; opener: HTMLElement | null } | null;
+
+export function AdminTenantsView() {
+  const trpc = useTRPC();
+  const tenants = useQuery(trpc.tenants.list.queryOptions());
+  const [revealed, setRevealed] = useState<Revealed | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  const [open, setOpen] = useState<Open>(null);
+
+  return (
+    <>
+      <div className="page-head">
+        <div>
+          <h1>Tenants</h1>
+          <p className="muted small">Create tenants, set their quotas and rotate their webhook secrets.</p>
+        </div>
+      </div>
+
+      <div className="stack">
+        <LiveMessage message={message} />
+
+        {revealed ? (
+          <SecretBox label="Webhook secret" value={revealed.secret} onDismiss={() => setRevealed(null)}>
+            <p className="small" style={{ margin: 0 }}>
+              {revealed.kind === "created" ? "New tenant " : "New secret for "}
+              <strong className="mono">{revealed.slug}</strong>. Senders sign with it at{" "}
+              <code>
+                POST /api/webhooks/{revealed.slug}
+              </code>
+              .
+              {revealed.previousValidUntil ? ` The previous secret keeps verifying until ${formatDateTime(revealed.previousValidUntil)}.` : ""}
+            </p>
+          </SecretBox>
+        ) : null}
+
+        <CreateTenant
+          onCreated={(slug, secret) => {
+            setRevealed({ slug, secret, kind: "created" });
+            setMessage(`Created tenant ${slug}. Copy its webhook secret now.`);
+          }}
+        />
+
+        <section className="stack" aria-labelledby="all-tenants-heading" style={{ gap: 8 }}>
+          <h2 id="all-tenants-heading">All tenants</h2>
+          {tenants.isPending ? (
+            <Skeleton height={160} />
+          ) : tenants.isError ? (
+            <ErrorState error={tenants.error} onRetry={() => void tenants.refetch()} />
+          ) : tenants.data.length === 0 ? (
+            <p className="panel muted">No tenants yet. Create the first one above.</p>
+          ) : (
+            <>
+              {open ? (
+                <EditorPanel key={`${open.slug}-${open.panel}`} id="tenant-editor" returnFocusTo={open.opener} onClose={() => setOpen(null)}>
+                  {open.panel === "quotas" ? (
+                    <EditQuotas
+                      tenant={tenants.data.find((t) => t.slug === open.slug) as TenantRow}
+                      onDone={(saved) => {
+                        const slug = open.slug;
+                        setOpen(null);
+                        if (saved) setMessage(`Saved quotas for ${slug}.`);
+                      }}
+                    />
+                  ) : (
+                    <RotateSecret
+                      slug={open.slug}
+                      onDone={(result) => {
+                        const slug = open.slug;
+                        setOpen(null);
+                        if (result) {
+                          setRevealed({ slug, secret: result.secret, kind: "rotated", previousValidUntil: result.previousValidUntil });
+                          setMessage(`Rotated the secret of ${slug}. Copy the new secret now.`);
+                        }
+                      }}
+                    />
+                  )}
+                </EditorPanel>
+              ) : null}
+              <div className="table-scroll">
+                <table className="data">
+                  <caption className="visually-hidden">All tenants and their quotas</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Slug</th>
+                      <th scope="col">Name</th>
+                      <th scope="col" className="num">
+                        Rate/s
+                      </th>
+                      <th scope="col" className="num">
+                        Burst
+                      </th>
+                      <th scope="col" className="num">
+                        Daily quota
+                      </th>
+                      <th scope="col" className="num">
+                        Weight
+                      </th>
+                      <th scope="col" className="num">
+                        Max conc.
+                      </th>
+                      <th scope="col">Health</th>
+                      <th scope="col">Actions</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {tenants.data.map((tenant) => {
+                      const isOpen = open?.slug === tenant.slug ? open.panel : null;
+                      return (
+                        <tr key={tenant.id} className={isOpen ? "expanded" : undefined}>
+                          <th scope="row" className="nowrap">
+                            <Link className="mono" href={`/tenants/${tenant.slug}`}>
+                              {tenant.slug}
+                            </Link>
+                          </th>
+                          <td className="wrap">{tenant.name}</td>
+                          <td className="num">{formatDecimal(tenant.ratePerSecond)}</td>
+                          <td className="num">{formatCount(tenant.burst)}</td>
+                          <td className="num">{tenant.dailyQuota === null ? <span className="muted">unlimited</span> : formatCount(tenant.dailyQuota)}</td>
+                          <td className="num">{formatCount(tenant.weight)}</td>
+                          <td className="num">{formatCount(tenant.maxConcurrency)}</td>
+                          <td>{tenant.overview ? <HealthPill health={tenant.overview.health} reason={tenant.overview.healthReason} /> : null}</td>
+                          <td className="actions">
+                            <span className="row" style={{ flexWrap: "nowrap" }}>
+                              <button
+                                type="button"
+                                className="small"
+                                aria-expanded={isOpen === "quotas"}
+                                aria-controls={isOpen === "quotas" ? "tenant-editor" : undefined}
+                                onClick={(event) => setOpen(isOpen === "quotas" ? null : { slug: tenant.slug, panel: "quotas", opener: event.currentTarget })}
+                              >
+                                Edit quotas
+                              </button>
+                              <button
+                                type="button"
+                                className="small"
+                                aria-expanded={isOpen === "rotate"}
+                                aria-controls={isOpen === "rotate" ? "tenant-editor" : undefined}
+                                onClick={(event) => setOpen(isOpen === "rotate" ? null : { slug: tenant.slug, panel: "rotate", opener: event.currentTarget })}
+                              >
+                                Rotate secret
+                              </button>
+                            </span>
+                          </td>
+                        </tr>
+                      );
+                    })}
+                  </tbody>
+                </table>
+              </div>
+            </>
+          )}
+        </section>
+      </div>
+    </>
+  );
+}
+
+type CreateErrors = Partial<Record<QuotaField | "slug" | "name" | "form", string>>;
+
+function CreateTenant({ onCreated }: { onCreated: (slug: string, secret: string) => void }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [slug, setSlug] = useState("");
+  const [name, setName] = useState("");
+  const [quotas, setQuotas] = useState<QuotaInputs>(DEFAULT_QUOTA_INPUTS);
+  const [errors, setErrors] = useState<CreateErrors>({});
+
+  const create = useMutation(
+    trpc.admin.createTenant.mutationOptions({
+      onSuccess: async ({ tenant, secret }) => {
+        setSlug("");
+        setName("");
+        setQuotas(DEFAULT_QUOTA_INPUTS);
+        setErrors({});
+        onCreated(tenant.slug, secret);
+        await queryClient.invalidateQueries({ queryKey: trpc.tenants.list.queryKey() });
+      },
+      onError: (error) => {
+        const fields = fieldErrors(error);
+        if (Object.keys(fields).length > 0) setErrors(fields);
+        else if (errorCode(error) === "CONFLICT") setErrors({ slug: errorMessage(error) });
+        else setErrors({ form: errorMessage(error) });
+      },
+    }),
+  );
+
+  function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const next: CreateErrors = {};
+    const slugError = validateSlug(slug.trim());
+    if (slugError) next.slug = slugError;
+    if (name.trim().length > 200) next.name = "must be at most 200 characters";
+    const parsed = parseQuotas(quotas);
+    if (parsed.errors) Object.assign(next, parsed.errors);
+    setErrors(next);
+    if (Object.keys(next).length > 0 || !parsed.values) return;
+    create.mutate({ slug: slug.trim(), name: name.trim() || undefined, ...parsed.values });
+  }
+
+  return (
+    <section className="panel" aria-labelledby="create-tenant-heading">
+      <h2 id="create-tenant-heading" style={{ marginBottom: 12 }}>
+        Create tenant
+      </h2>
+      <form onSubmit={submit} noValidate aria-labelledby="create-tenant-heading">
+        <div className="form-grid wide">
+          <Field
+            label="Slug"
+            hint="In the webhook URL: lowercase letters, digits, dashes"
+            value={slug}
+            onValueChange={(value) => setSlug(value.toLowerCase())}
+            error={errors.slug}
+            autoComplete="off"
+            spellCheck={false}
+            required
+            maxLength={63}
+          />
+          <Field label="Name" hint="Optional; defaults to the slug" value={name} onValueChange={setName} error={errors.name} autoComplete="off" maxLength={200} />
+        </div>
+        <fieldset>
+          <legend>Quotas</legend>
+          <div className="form-grid">
+            <QuotaFields values={quotas} errors={errors} onChange={(field, value) => setQuotas((current) => ({ ...current, [field]: value }))} />
+          </div>
+        </fieldset>
+        {errors.form ? (
+          <p className="notice bad small" role="alert">
+            {errors.form}
+          </p>
+        ) : null}
+        <div className="form-actions">
+          <button type="submit" className="primary" disabled={create.isPending}>
+            {create.isPending ? "Creating…" : "Create tenant"}
+          </button>
+          {Object.keys(errors).length > 0 && !errors.form ? (
+            <span className="small" role="alert" style={{ color: "var(--bad)" }}>
+              Check the highlighted fields.
+            </span>
+          ) : null}
+        </div>
+      </form>
+    </section>
+  );
+}
+
+function EditQuotas({ tenant, onDone }: { tenant: TenantRow; onDone: (saved: boolean) => void }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [quotas, setQuotas] = useState<QuotaInputs>(quotaInputsOf(tenant));
+  const [errors, setErrors] = useState<Partial<Record<QuotaField | "form", string>>>({});
+  const save = useMutation(
+    trpc.admin.updateQuotas.mutationOptions({
+      onSuccess: async () => {
+        await Promise.all([
+          queryClient.invalidateQueries({ queryKey: trpc.tenants.list.queryKey() }),
+          queryClient.invalidateQueries({ queryKey: trpc.tenants.get.queryKey({ tenant: tenant.slug }) }),
+        ]);
+        onDone(true);
+      },
+      onError: (error) => {
+        // updateQuotas nests the quotas, so zod's field paths do not reach fieldErrors; the message names the field.
+        setErrors({ form: errorMessage(error) });
+      },
+    }),
+  );
+
+  function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const parsed = parseQuotas(quotas);
+    if (parsed.errors) {
+      setErrors(parsed.errors);
+      return;
+    }
+    setErrors({});
+    save.mutate({ tenant: tenant.slug, quotas: parsed.values });
+  }
+
+  return (
+    <form onSubmit={submit} noValidate aria-label={`Edit quotas for ${tenant.slug}`}>
+      <h3 style={{ marginBottom: 8 }}>Quotas of {tenant.slug}</h3>
+      <div className="form-grid">
+        <QuotaFields values={quotas} errors={errors} onChange={(field, value) => setQuotas((current) => ({ ...current, [field]: value }))} />
+      </div>
+      {errors.form ? (
+        <p className="notice bad small" role="alert">
+          {errors.form}
+        </p>
+      ) : null}
+      <div className="form-actions">
+        <button type="submit" className="primary" disabled={save.isPending}>
+          {save.isPending ? "Saving…" : "Save quotas"}
+        </button>
+        <button type="button" onClick={() => onDone(false)}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function RotateSecret({ slug, onDone }: { slug: string; onDone: (result: { secret: string; previousValidUntil: Date } | null) => void }) {
+  const trpc = useTRPC();
+  const [grace, setGrace] = useState("24");
+  const [error, setError] = useState<string | null>(null);
+  const rotate = useMutation(
+    trpc.admin.rotateSecret.mutationOptions({
+      onSuccess: (result) => onDone(result),
+      onError: (failure) => setError(errorMessage(failure)),
+    }),
+  );
+
+  function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const hours = Number(grace.trim());
+    if (grace.trim() === "" || !Number.isFinite(hours) || hours < 0 || hours > 720) {
+      setError("Grace period must be between 0 and 720 hours.");
+      return;
+    }
+    setError(null);
+    rotate.mutate({ tenant: slug, graceHours: hours });
+  }
+
+  return (
+    <form onSubmit={submit} noValidate aria-label={`Rotate secret for ${slug}`}>
+      <h3 style={{ marginBottom: 8 }}>Rotate the webhook secret of {slug}</h3>
+      <p className="small muted" style={{ marginTop: 0 }}>
+        A new secret is issued and shown once. The current one keeps verifying during the grace period, so senders can switch without a gap.
+      </p>
+      <div className="form-grid">
+        <Field
+          label="Grace period (hours)"
+          hint="0–720; 0 ends the current secret now"
+          type="number"
+          inputMode="decimal"
+          step="any"
+          min={0}
+          max={720}
+          value={grace}
+          onValueChange={setGrace}
+          error={error}
+        />
+      </div>
+      <div className="form-actions">
+        <button type="submit" className="primary" disabled={rotate.isPending}>
+          {rotate.isPending ? "Rotating…" : "Rotate now"}
+        </button>
+        <button type="button" onClick={() => onDone(null)}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}

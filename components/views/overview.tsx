@@ -1,0 +1,139 @@
+"use client";
+/**
+ * The overview: every tenant the user may see, with its last hour of
+ * throughput, backlog, p95 latency and health, refreshed every 10 s (paused
+ * while the tab is hidden; the previous figures stay on screen meanwhile).
+ */
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { Sparkline } from "../charts/sparkline.tsx";
+import { formatAge, formatCount, formatMs, formatTimeOfDay } from "../format.ts";
+import { useTRPC } from "../trpc.ts";
+import { HealthPill } from "../ui/badges.tsx";
+import { EmptyState, ErrorState, Skeleton } from "../ui/states.tsx";
+
+const REFRESH_MS = 10_000;
+
+export function OverviewView({ isAdmin }: { isAdmin: boolean }) {
+  const trpc = useTRPC();
+  const tenants = useQuery({
+    ...trpc.tenants.list.queryOptions(),
+    refetchInterval: REFRESH_MS,
+    refetchIntervalInBackground: false,
+    placeholderData: keepPreviousData,
+  });
+
+  return (
+    <>
+      <div className="page-head">
+        <div>
+          <h1>Overview</h1>
+          <p className="muted small" aria-live="off">
+            {tenants.data
+              ? `${formatCount(tenants.data.length)} tenant${tenants.data.length === 1 ? "" : "s"} · refreshes every 10 s · updated ${formatTimeOfDay(tenants.dataUpdatedAt, true)}`
+              : "Refreshes every 10 s"}
+          </p>
+        </div>
+        {isAdmin ? (
+          <Link className="button" href="/admin/tenants">
+            Manage tenants
+          </Link>
+        ) : null}
+      </div>
+
+      {tenants.isPending ? (
+        <ul className="tenant-grid" aria-busy="true" aria-label="Loading tenants">
+          {[0, 1, 2].map((key) => (
+            <li key={key} className="panel tenant-card">
+              <Skeleton height={22} width="60%" />
+              <Skeleton height={40} />
+              <Skeleton height={52} />
+            </li>
+          ))}
+        </ul>
+      ) : tenants.isError && !tenants.data ? (
+        <ErrorState error={tenants.error} onRetry={() => void tenants.refetch()} />
+      ) : tenants.data.length === 0 ? (
+        <EmptyState title="No tenants yet">
+          {isAdmin ? (
+            <p>
+              <Link href="/admin/tenants">Create the first tenant</Link> to get a webhook URL and secret.
+            </p>
+          ) : (
+            <p className="muted">You are not a member of any tenant yet. Ask an admin to add you.</p>
+          )}
+        </EmptyState>
+      ) : (
+        <>
+          {tenants.isError ? (
+            <p className="notice warn small" role="status">
+              Refresh failed; showing figures from {formatTimeOfDay(tenants.dataUpdatedAt, true)}.
+            </p>
+          ) : null}
+          <ul className="tenant-grid" aria-label="Tenants">
+            {tenants.data.map((tenant) => {
+              const o = tenant.overview;
+              const processed = o ? o.throughput.reduce((sum, n) => sum + n, 0) : 0;
+              const peak = o ? Math.max(0, ...o.throughput) : 0;
+              return (
+                <li key={tenant.id} className="panel tenant-card" aria-labelledby={`tenant-${tenant.id}`}>
+                  <div className="tenant-card-head">
+                    <div>
+                      <h2 id={`tenant-${tenant.id}`}>
+                        <Link href={`/tenants/${tenant.slug}`}>{tenant.name}</Link>
+                      </h2>
+                      <span className="slug muted mono">{tenant.slug}</span>
+                    </div>
+                    {o ? <HealthPill health={o.health} reason={o.healthReason} /> : null}
+                  </div>
+                  {o ? (
+                    <>
+                      <div className="spark">
+                        <Sparkline values={o.throughput} />
+                        <p className="small" style={{ margin: 0 }}>
+                          <strong>{formatCount(processed)}</strong> processed in the last hour
+                          <br />
+                          <span className="muted">peak {formatCount(peak)}/min</span>
+                        </p>
+                      </div>
+                      <dl className="metrics">
+                        <div>
+                          <dt>Backlog</dt>
+                          <dd>
+                            {formatCount(o.pending)} <span className="sub muted">pending</span>
+                            {o.dead > 0 ? (
+                              <>
+                                <br />
+                                <span className="sub dead-count">{formatCount(o.dead)} dead</span>
+                              </>
+                            ) : null}
+                          </dd>
+                        </div>
+                        <div>
+                          <dt>p95, 15 min</dt>
+                          <dd>{formatMs(o.p95Ms)}</dd>
+                        </div>
+                        <div>
+                          <dt>Oldest pending</dt>
+                          <dd>{o.oldestPendingAgeMs === null ? <span className="muted">none</span> : formatAge(o.oldestPendingAgeMs)}</dd>
+                        </div>
+                      </dl>
+                      <p className="muted small" style={{ margin: 0 }}>
+                        {o.healthReason}
+                        {o.rateLimitedLastHour > 0 && !o.healthReason.includes("rate-limited")
+                          ? ` · ${formatCount(o.rateLimitedLastHour)} rate-limited in the last hour`
+                          : ""}
+                      </p>
+                    </>
+                  ) : (
+                    <p className="muted">No figures yet.</p>
+                  )}
+                </li>
+              );
+            })}
+          </ul>
+        </>
+      )}
+    </>
+  );
+}
