@@ -28,7 +28,8 @@ export default defineConfig({
           include: ["{server,app,test}/**/*.integration.test.ts"],
           globalSetup: ["test/global-setup.ts"],
           setupFiles: ["test/setup-integration.ts"],
-          env: { NODE_ENV: "test" },
+          // Failure paths are exercised on purpose; their warnings would bury the report.
+          env: { NODE_ENV: "test", LOG_LEVEL: "error" },
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
