@@ -1,7 +1,8 @@
 /**
  * The configuration schema and its parser, free of side effects: entry points
  * validate the environment with parseEnv before they start anything (an
- * embedded database, a build), and server/env.ts applies it to process.env.
+ * embedded database, a build), and server/env.ts applies it to the environment
+ * of the process.
  * A bad value throws a ConfigError whose message is one line naming the
  * variable, what was expected and what was given.
  */

@@ -14,27 +14,10 @@ import { ErrorState, Skeleton, describeError } from "../ui/states.tsx";
 import { Time } from "../ui/time.tsx";
 import { isValidSlug } from "../validation.ts";
 import { itemHref } from "./items.tsx";
+import type { ItemHistory } from "@/server/items/browse.ts";
 
-interface HistoryEvent {
-  eventId: string;
-  type: string;
-  version: number;
-  status: string;
-  outcome: string | null;
-  attempts: number;
-  lastError: string | null;
-  receivedAt: Date;
-  processedAt: Date | null;
-}
-
-interface HistoryItem {
-  id: string;
-  version: number;
-  deleted: boolean;
-  winningEventId: string;
-}
-
-const TYPE_RANK: Record<string, number> = { "item.created": 1, "item.updated": 2, "item.deleted": 3 };
+type HistoryEvent = ItemHistory["events"][number];
+type HistoryItem = Pick<NonNullable<ItemHistory["item"]>, "id" | "version" | "deleted" | "winningEventId">;
 
 function plural(n: number, word: string): string {
   return `${formatCount(n)} ${word}${n === 1 ? "" : "s"}`;
