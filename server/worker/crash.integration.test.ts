@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { pool } from "../db.ts";
 import { modelState } from "../core/model.ts";
 import { asStored, event, readItems, storeInInbox, type TestEvent } from "../../test/events.ts";
@@ -36,8 +36,15 @@ function history(tenantTag: string, count: number, items: number): TestEvent[] {
   return events.reverse();
 }
 
+const children = new Set<ChildProcess>();
+// A failed or timed-out test must not leave a worker process running against a dropped database.
+afterEach(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  children.clear();
+});
+
 function startWorkerProcess(): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "server/cli/worker.ts")], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "server/cli/worker.ts")], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -52,6 +59,8 @@ function startWorkerProcess(): ChildProcess {
     },
     stdio: ["ignore", "ignore", "inherit"],
   });
+  children.add(child);
+  return child;
 }
 
 async function leasesHeldBy(pid: number): Promise<number> {
