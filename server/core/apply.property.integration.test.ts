@@ -76,7 +76,7 @@ describe("applyBatch against the model", () => {
       fc.asyncProperty(arbDelivery, async ({ events, batches }) => {
         const tenantId = await freshTenant();
         for (const batch of batches) {
-          await transaction((tx) => applyBatch(tx, tenantId, batch.map((e) => ({ id: ++inboxId, eventId: e.eventId, payload: e.body }))));
+          await transaction((tx) => applyBatch(tx, batch.map((e) => ({ id: ++inboxId, tenantId, eventId: e.eventId, payload: e.body }))));
         }
         const expected = modelState(events);
         const stored = await readItems(tenantId);
@@ -95,8 +95,8 @@ describe("applyBatch against the model", () => {
         const tenantId = await freshTenant();
         const appliedIds = new Map<string, number>();
         for (const batch of batches) {
-          const inbox = batch.map((e) => ({ id: ++inboxId, eventId: e.eventId, payload: e.body }));
-          const results = await transaction((tx) => applyBatch(tx, tenantId, inbox));
+          const inbox = batch.map((e) => ({ id: ++inboxId, tenantId, eventId: e.eventId, payload: e.body }));
+          const results = await transaction((tx) => applyBatch(tx, inbox));
           expect(results.map((r) => r.id)).toEqual(inbox.map((e) => e.id));
           results.forEach((result, i) => {
             if (result.outcome === "applied") {

@@ -9,7 +9,7 @@
 import { describe, expect, it } from "vitest";
 import { pool, transaction } from "../db.ts";
 import { asStored, event, readItems, type TestEvent } from "../../test/events.ts";
-import { applyBatchWithRowOrder, sortByItemId, type RowOrder } from "./apply.ts";
+import { applyBatchWithRowOrder, sortByKey, type RowOrder } from "./apply.ts";
 import { modelState } from "./model.ts";
 
 const TRANSACTIONS = 8;
@@ -73,7 +73,7 @@ async function runRound(seed: number, orderRows: RowOrder): Promise<Round> {
       transaction(async (tx) => {
         await tx.query("SELECT 1");
         await arrive();
-        return applyBatchWithRowOrder(tx, tenantId, batch.map((e) => ({ id: ++inboxId, eventId: e.eventId, payload: e.body })), orderRows);
+        return applyBatchWithRowOrder(tx, batch.map((e) => ({ id: ++inboxId, tenantId, eventId: e.eventId, payload: e.body })), orderRows);
       }),
     ),
   );
@@ -89,7 +89,7 @@ async function runRound(seed: number, orderRows: RowOrder): Promise<Round> {
 describe("concurrent applyBatch", () => {
   it("never deadlocks with rows locked in key order, and ends in the model's state", async () => {
     for (let seed = 1; seed <= 10; seed++) {
-      const round = await runRound(seed, sortByItemId);
+      const round = await runRound(seed, sortByKey);
       expect(round.otherErrors).toEqual([]);
       expect(round.deadlocks).toBe(0);
       expect(await readItems(round.tenantId)).toEqual(asStored(modelState(round.events)));

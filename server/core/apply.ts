@@ -1,6 +1,6 @@
 /**
- * applyBatch: turns a batch of one tenant's stored events into item state,
- * inside the caller's transaction.
+ * applyBatch: turns a batch of stored events (of one tenant or several) into
+ * item state, inside the caller's transaction.
  *
  * Guarantees (DESIGN.md, "Event semantics"):
  * - Last writer wins by (version, type rank, event id); the comparison and
@@ -11,19 +11,20 @@
  * - Every event gets exactly one outcome: applied, stale, duplicate (same
  *   version, type and content as the state it met) or rejected (its stored
  *   payload fails validation; it is kept, not retried).
- * - Locks: items rows are locked in ascending item id by a single
+ * - Locks: items rows are locked in ascending (tenant, item id) by a single
  *   INSERT … ON CONFLICT pass (new rows inserted, existing rows locked, both
  *   in input order), then refs; see lock-order.ts. No statement of the batch
  *   runs concurrently with another.
  */
 import { sql, statement, type Tx } from "../db.ts";
 import { ZEventBody } from "../ingest/envelope.ts";
-import { byKey, lockSteps } from "./lock-order.ts";
+import { lockSteps } from "./lock-order.ts";
 import { comparePrecedence, isSameChange, itemStateOf, type ItemState } from "./model.ts";
 
 export interface InboxEvent {
   /** The inbox row id. */
   id: number;
+  tenantId: number;
   eventId: string;
   /** The stored event: {type, timestamp, data}. */
   payload: unknown;
@@ -37,10 +38,20 @@ export interface EventResult {
   error: string | null;
 }
 
-/** Puts rows in the order their locks are taken. Production sorts by key; only tests pass anything else. */
-export type RowOrder = (rows: ItemState[]) => ItemState[];
+/** One item write: the state the batch's winning event gives the item. */
+export interface ItemRow extends ItemState {
+  tenantId: number;
+}
 
-export const sortByItemId: RowOrder = (rows) => [...rows].sort(byKey((row) => row.itemId));
+/** Puts rows in the order their locks are taken. Production sorts by key; only tests pass anything else. */
+export type RowOrder = (rows: ItemRow[]) => ItemRow[];
+
+/** Ascending (tenant, item id), item ids by code point: PostgreSQL's order for the "C" collation of the key. */
+export const sortByKey: RowOrder = (rows) =>
+  [...rows].sort((a, b) => a.tenantId - b.tenantId || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+
+const ITEM_COLUMNS = `$1::int[], $2::text[], $3::bigint[], $4::smallint[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::float8[]`;
+const ITEM_FIELDS = `tenant_id, item_id, version, type_rank, event_id, content_hash, deleted, name, category, value`;
 
 // Inserts new items with their final state and locks existing ones (DO UPDATE
 // … WHERE false updates nothing but locks the conflicting row), one row at a
@@ -49,12 +60,11 @@ const INSERT_OR_LOCK_ITEMS = statement(
   "insert_or_lock_items",
   `
 INSERT INTO items (tenant_id, item_id, version, type_rank, event_id, content_hash, deleted, name, category, value, updated_at)
-SELECT $1, r.item_id, r.version, r.type_rank, r.event_id, decode(r.content_hash, 'hex'), r.deleted, r.name, r.category, r.value, now()
-  FROM unnest($2::text[], $3::bigint[], $4::smallint[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::float8[])
-       WITH ORDINALITY AS r(item_id, version, type_rank, event_id, content_hash, deleted, name, category, value, position)
+SELECT r.tenant_id, r.item_id, r.version, r.type_rank, r.event_id, decode(r.content_hash, 'hex'), r.deleted, r.name, r.category, r.value, now()
+  FROM unnest(${ITEM_COLUMNS}) WITH ORDINALITY AS r(${ITEM_FIELDS}, position)
  ORDER BY r.position
     ON CONFLICT (tenant_id, item_id) DO UPDATE SET version = items.version WHERE false
-RETURNING item_id`,
+RETURNING tenant_id, item_id`,
 );
 
 // The last-writer-wins rule, decided by the database on rows this transaction
@@ -64,36 +74,43 @@ RETURNING item_id`,
 const WRITE_IF_NEWER = statement(
   "write_if_newer",
   `
-WITH before AS (
-  SELECT item_id, version, type_rank, encode(content_hash, 'hex') AS content_hash
-    FROM items
-   WHERE tenant_id = $1 AND item_id = ANY($2::text[])
+WITH r AS (
+  SELECT * FROM unnest(${ITEM_COLUMNS}) AS r(${ITEM_FIELDS})
+), before AS (
+  SELECT i.tenant_id, i.item_id, i.version, i.type_rank, encode(i.content_hash, 'hex') AS content_hash
+    FROM items i JOIN r ON i.tenant_id = r.tenant_id AND i.item_id = r.item_id
 ), written AS (
   UPDATE items AS i
      SET version = r.version, type_rank = r.type_rank, event_id = r.event_id, content_hash = decode(r.content_hash, 'hex'),
          deleted = r.deleted, name = r.name, category = r.category, value = r.value, updated_at = now()
-    FROM unnest($2::text[], $3::bigint[], $4::smallint[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::float8[])
-         AS r(item_id, version, type_rank, event_id, content_hash, deleted, name, category, value)
-   WHERE i.tenant_id = $1 AND i.item_id = r.item_id
+    FROM r
+   WHERE i.tenant_id = r.tenant_id AND i.item_id = r.item_id
      AND (i.version, i.type_rank, i.event_id COLLATE "C") < (r.version, r.type_rank, r.event_id COLLATE "C")
-  RETURNING i.item_id
+  RETURNING i.tenant_id, i.item_id
 )
-SELECT before.item_id, before.version, before.type_rank, before.content_hash, written.item_id IS NOT NULL AS written
-  FROM before LEFT JOIN written USING (item_id)`,
+SELECT before.tenant_id, before.item_id, before.version, before.type_rank, before.content_hash, written.item_id IS NOT NULL AS written
+  FROM before LEFT JOIN written USING (tenant_id, item_id)`,
 );
 
-const DELETE_REFS = statement("delete_refs", "DELETE FROM item_refs WHERE tenant_id = $1 AND item_id = ANY($2::text[])");
+const DELETE_REFS = statement(
+  "delete_refs",
+  `
+DELETE FROM item_refs AS f
+ USING unnest($1::int[], $2::text[]) AS r(tenant_id, item_id)
+ WHERE f.tenant_id = r.tenant_id AND f.item_id = r.item_id`,
+);
 
 const INSERT_REFS = statement(
   "insert_refs",
   `
 INSERT INTO item_refs (tenant_id, item_id, ref_id)
-SELECT $1, r.item_id, r.ref_id FROM unnest($2::text[], $3::text[]) AS r(item_id, ref_id)
- ORDER BY r.item_id COLLATE "C", r.ref_id COLLATE "C"`,
+SELECT r.tenant_id, r.item_id, r.ref_id FROM unnest($1::int[], $2::text[], $3::text[]) AS r(tenant_id, item_id, ref_id)
+ ORDER BY r.tenant_id, r.item_id COLLATE "C", r.ref_id COLLATE "C"`,
 );
 
-function itemColumns(rows: ItemState[]): unknown[] {
+function itemColumns(rows: ItemRow[]): unknown[] {
   return [
+    rows.map((row) => row.tenantId),
     rows.map((row) => row.itemId),
     rows.map((row) => row.version),
     rows.map((row) => row.typeRank),
@@ -106,7 +123,10 @@ function itemColumns(rows: ItemState[]): unknown[] {
   ];
 }
 
+const keyOf = (tenantId: number, itemId: string) => `${tenantId}\u0000${itemId}`;
+
 interface PreImage {
+  tenant_id: number;
   item_id: string;
   version: number;
   type_rank: number;
@@ -114,8 +134,8 @@ interface PreImage {
   written: boolean;
 }
 
-export async function applyBatch(tx: Tx, tenantId: number, events: readonly InboxEvent[]): Promise<EventResult[]> {
-  return applyBatchWithRowOrder(tx, tenantId, events, sortByItemId);
+export async function applyBatch(tx: Tx, events: readonly InboxEvent[]): Promise<EventResult[]> {
+  return applyBatchWithRowOrder(tx, events, sortByKey);
 }
 
 /**
@@ -123,65 +143,71 @@ export async function applyBatch(tx: Tx, tenantId: number, events: readonly Inbo
  * race test proves it can see a deadlock when rows are not sorted. Call
  * applyBatch everywhere else.
  */
-export async function applyBatchWithRowOrder(tx: Tx, tenantId: number, events: readonly InboxEvent[], orderRows: RowOrder): Promise<EventResult[]> {
+export async function applyBatchWithRowOrder(tx: Tx, events: readonly InboxEvent[], orderRows: RowOrder): Promise<EventResult[]> {
   const results = new Map<number, EventResult>();
-  const candidates: { id: number; state: ItemState }[] = [];
+  const candidates: { id: number; row: ItemRow }[] = [];
   for (const event of events) {
     const parsed = ZEventBody.safeParse(event.payload);
     if (!parsed.success) {
       const error = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(body)"}: ${issue.message}`).join("; ");
       results.set(event.id, { id: event.id, outcome: "rejected", error });
     } else {
-      candidates.push({ id: event.id, state: itemStateOf(event.eventId, parsed.data) });
+      candidates.push({ id: event.id, row: { tenantId: event.tenantId, ...itemStateOf(event.eventId, parsed.data) } });
     }
   }
 
   // One write per item: the batch's own winner. The others lost inside the batch.
-  const winners = new Map<string, { id: number; state: ItemState }>();
+  const winners = new Map<string, { id: number; row: ItemRow }>();
   for (const candidate of candidates) {
-    const current = winners.get(candidate.state.itemId);
-    if (!current || comparePrecedence(candidate.state, current.state) > 0) winners.set(candidate.state.itemId, candidate);
+    const key = keyOf(candidate.row.tenantId, candidate.row.itemId);
+    const current = winners.get(key);
+    if (!current || comparePrecedence(candidate.row, current.row) > 0) winners.set(key, candidate);
   }
   for (const candidate of candidates) {
-    const winner = winners.get(candidate.state.itemId) as { id: number; state: ItemState };
+    const winner = winners.get(keyOf(candidate.row.tenantId, candidate.row.itemId)) as { id: number; row: ItemRow };
     if (winner.id === candidate.id) continue;
-    const outcome = isSameChange(candidate.state, winner.state) ? "duplicate" : "stale";
+    const outcome = isSameChange(candidate.row, winner.row) ? "duplicate" : "stale";
     results.set(candidate.id, { id: candidate.id, outcome, error: null });
   }
 
-  const rows = orderRows([...winners.values()].map((winner) => winner.state));
+  const rows = orderRows([...winners.values()].map((winner) => winner.row));
   if (rows.length > 0) {
     const locks = lockSteps(tx);
     locks.enter("items");
-    const inserted = new Set((await sql<{ item_id: string }>(tx, INSERT_OR_LOCK_ITEMS, [tenantId, ...itemColumns(rows)])).map((row) => row.item_id));
-    const existing = rows.filter((row) => !inserted.has(row.itemId));
+    const insertedRows = await sql<{ tenant_id: number; item_id: string }>(tx, INSERT_OR_LOCK_ITEMS, itemColumns(rows));
+    const inserted = new Set(insertedRows.map((row) => keyOf(row.tenant_id, row.item_id)));
+    const existing = rows.filter((row) => !inserted.has(keyOf(row.tenantId, row.itemId)));
 
     const preImages = new Map<string, PreImage>();
     const written = new Set<string>(inserted);
     if (existing.length > 0) {
-      for (const row of await sql<PreImage>(tx, WRITE_IF_NEWER, [tenantId, ...itemColumns(existing)])) {
-        preImages.set(row.item_id, row);
-        if (row.written) written.add(row.item_id);
+      for (const row of await sql<PreImage>(tx, WRITE_IF_NEWER, itemColumns(existing))) {
+        const key = keyOf(row.tenant_id, row.item_id);
+        preImages.set(key, row);
+        if (row.written) written.add(key);
       }
     }
 
     for (const row of rows) {
-      const winner = winners.get(row.itemId) as { id: number };
-      const before = preImages.get(row.itemId);
+      const key = keyOf(row.tenantId, row.itemId);
+      const winner = winners.get(key) as { id: number };
+      const before = preImages.get(key);
       const sameAsBefore =
         before !== undefined && isSameChange(row, { version: before.version, typeRank: before.type_rank, contentHash: Buffer.from(before.content_hash, "hex") });
-      const outcome = sameAsBefore ? "duplicate" : written.has(row.itemId) ? "applied" : "stale";
+      const outcome = sameAsBefore ? "duplicate" : written.has(key) ? "applied" : "stale";
       results.set(winner.id, { id: winner.id, outcome, error: null });
     }
 
     // An item's refs follow the item: replaced whenever the item was written.
-    const changed = rows.filter((row) => written.has(row.itemId));
+    const changed = rows.filter((row) => written.has(keyOf(row.tenantId, row.itemId)));
     if (changed.length > 0) {
       locks.enter("item_refs");
-      const replaced = changed.filter((row) => !inserted.has(row.itemId)).map((row) => row.itemId);
-      if (replaced.length > 0) await sql(tx, DELETE_REFS, [tenantId, replaced]);
-      const pairs = changed.flatMap((row) => row.refs.map((ref) => [row.itemId, ref] as const));
-      if (pairs.length > 0) await sql(tx, INSERT_REFS, [tenantId, pairs.map(([item]) => item), pairs.map(([, ref]) => ref)]);
+      const replaced = changed.filter((row) => !inserted.has(keyOf(row.tenantId, row.itemId)));
+      if (replaced.length > 0) await sql(tx, DELETE_REFS, [replaced.map((row) => row.tenantId), replaced.map((row) => row.itemId)]);
+      const refs = changed.flatMap((row) => row.refs.map((ref) => ({ tenantId: row.tenantId, itemId: row.itemId, ref })));
+      if (refs.length > 0) {
+        await sql(tx, INSERT_REFS, [refs.map((r) => r.tenantId), refs.map((r) => r.itemId), refs.map((r) => r.ref)]);
+      }
     }
   }
 

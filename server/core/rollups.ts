@@ -19,6 +19,7 @@ export const ROLLUP_RESOLUTIONS = [60, 3_600] as const;
 export type Outcome = "applied" | "stale" | "duplicate" | "rejected" | "dead";
 
 export interface ProcessedEvent {
+  tenantId: number;
   type: EventType;
   outcome: Outcome;
   receivedAt: Date;
@@ -65,7 +66,7 @@ const UPSERT_COUNTS = statement(
   "upsert_rollup_counts",
   `
 INSERT INTO rollup_counts AS c (tenant_id, resolution, bucket, ${COLUMNS.join(", ")})
-SELECT $1, r.* FROM unnest($2::int[], $3::timestamptz[], ${COLUMNS.map((column, i) => `$${i + 4}::${column === "latency_sum_ms" ? "float8" : "bigint"}[]`).join(", ")}) AS r
+SELECT r.* FROM unnest($1::int[], $2::int[], $3::timestamptz[], ${COLUMNS.map((column, i) => `$${i + 4}::${column === "latency_sum_ms" ? "float8" : "bigint"}[]`).join(", ")}) AS r
     ON CONFLICT (tenant_id, resolution, bucket) DO UPDATE SET
        ${COLUMNS.map((column) => `${column} = c.${column} + excluded.${column}`).join(",\n       ")}`,
 );
@@ -74,69 +75,69 @@ const UPSERT_LATENCY = statement(
   "upsert_rollup_latency",
   `
 INSERT INTO rollup_latency AS l (tenant_id, resolution, bucket, bin, count)
-SELECT $1, r.* FROM unnest($2::int[], $3::timestamptz[], $4::int[], $5::bigint[]) AS r
+SELECT r.* FROM unnest($1::int[], $2::int[], $3::timestamptz[], $4::int[], $5::bigint[]) AS r
     ON CONFLICT (tenant_id, resolution, bucket, bin) DO UPDATE SET count = l.count + excluded.count`,
 );
 
-type CountRow = { resolution: number; bucket: number; counts: Counts };
+type CountRow = { tenantId: number; resolution: number; bucket: number; counts: Counts };
 
-/** Adds each row's counts (negative to retract) to the tenant's rollup_counts, in key order. */
-async function addCounts(tx: Tx, tenantId: number, rows: Iterable<CountRow>): Promise<void> {
-  const sorted = [...rows].sort((a, b) => a.resolution - b.resolution || a.bucket - b.bucket);
+/** Adds each row's counts (negative to retract) to rollup_counts, in key order: (tenant, resolution, bucket). */
+async function addCounts(tx: Tx, rows: Iterable<CountRow>): Promise<void> {
+  const sorted = [...rows].sort((a, b) => a.tenantId - b.tenantId || a.resolution - b.resolution || a.bucket - b.bucket);
   if (sorted.length === 0) return;
   lockSteps(tx).enter("rollup_counts");
   await sql(tx, UPSERT_COUNTS, [
-    tenantId,
+    sorted.map((row) => row.tenantId),
     sorted.map((row) => row.resolution),
     sorted.map((row) => new Date(row.bucket)),
     ...COUNTER_NAMES.map((name) => sorted.map((row) => row.counts[name])),
   ]);
 }
 
-
+/** Counters by (tenant, resolution, bucket), filled in as events are counted. */
 class CountTable {
   readonly rows = new Map<string, CountRow>();
 
-  at(resolution: number, date: Date): Counts {
+  at(tenantId: number, resolution: number, date: Date): Counts {
     const bucket = bucketStart(date, resolution);
-    const key = `${resolution}:${bucket}`;
+    const key = `${tenantId}:${resolution}:${bucket}`;
     let row = this.rows.get(key);
-    if (!row) this.rows.set(key, (row = { resolution, bucket, counts: emptyCounts() }));
+    if (!row) this.rows.set(key, (row = { tenantId, resolution, bucket, counts: emptyCounts() }));
     return row.counts;
   }
 }
 
-/** Adds `processed` (events that reached an outcome in this transaction) to the tenant's rollups. */
-export async function recordRollups(tx: Tx, tenantId: number, processed: readonly ProcessedEvent[]): Promise<void> {
+/** Adds `processed` (events of any tenants that reached an outcome in this transaction) to the rollups. */
+export async function recordRollups(tx: Tx, processed: readonly ProcessedEvent[]): Promise<void> {
   if (processed.length === 0) return;
   const counts = new CountTable();
-  const latency = new Map<string, { resolution: number; bucket: number; bins: Bins }>();
+  const latency = new Map<string, { tenantId: number; resolution: number; bucket: number; bins: Bins }>();
 
   for (const event of processed) {
     for (const resolution of ROLLUP_RESOLUTIONS) {
-      counts.at(resolution, event.receivedAt)[RECEIVED_COLUMN[event.type]] += 1;
-      const atProcessed = counts.at(resolution, event.processedAt);
+      counts.at(event.tenantId, resolution, event.receivedAt)[RECEIVED_COLUMN[event.type]] += 1;
+      const atProcessed = counts.at(event.tenantId, resolution, event.processedAt);
       atProcessed[event.outcome] += 1;
       if (event.outcome === "dead") continue;
       const ms = Math.max(0, event.processedAt.getTime() - event.receivedAt.getTime());
       atProcessed.latencyCount += 1;
       atProcessed.latencySumMs += ms;
       const bucket = bucketStart(event.processedAt, resolution);
-      const key = `${resolution}:${bucket}`;
+      const key = `${event.tenantId}:${resolution}:${bucket}`;
       let entry = latency.get(key);
-      if (!entry) latency.set(key, (entry = { resolution, bucket, bins: new Map() }));
+      if (!entry) latency.set(key, (entry = { tenantId: event.tenantId, resolution, bucket, bins: new Map() }));
       addToBins(entry.bins, ms);
     }
   }
-  await addCounts(tx, tenantId, counts.rows.values());
+  await addCounts(tx, counts.rows.values());
 
   const binRows = [...latency.values()]
-    .flatMap((entry) => [...entry.bins].map(([bin, count]) => ({ resolution: entry.resolution, bucket: entry.bucket, bin, count })))
-    .sort((a, b) => a.resolution - b.resolution || a.bucket - b.bucket || a.bin - b.bin);
+    .flatMap((entry) => [...entry.bins].map(([bin, count]) => ({ ...entry, bin, count })))
+    .sort((a, b) => a.tenantId - b.tenantId || a.resolution - b.resolution || a.bucket - b.bucket || a.bin - b.bin);
   if (binRows.length === 0) return;
   lockSteps(tx).enter("rollup_latency");
   await sql(tx, UPSERT_LATENCY, [
-    tenantId,
+    binRows.map((row) => row.tenantId),
     binRows.map((row) => row.resolution),
     binRows.map((row) => new Date(row.bucket)),
     binRows.map((row) => row.bin),
@@ -149,15 +150,15 @@ export async function recordRollups(tx: Tx, tenantId: number, processed: readonl
  * `received`) when they are replayed: processing them again counts them
  * afresh, so each event is still counted once.
  */
-export async function retractDead(tx: Tx, tenantId: number, dead: readonly Omit<ProcessedEvent, "outcome">[]): Promise<void> {
+export async function retractDead(tx: Tx, dead: readonly Omit<ProcessedEvent, "outcome">[]): Promise<void> {
   const counts = new CountTable();
   for (const event of dead) {
     for (const resolution of ROLLUP_RESOLUTIONS) {
-      counts.at(resolution, event.receivedAt)[RECEIVED_COLUMN[event.type]] -= 1;
-      counts.at(resolution, event.processedAt).dead -= 1;
+      counts.at(event.tenantId, resolution, event.receivedAt)[RECEIVED_COLUMN[event.type]] -= 1;
+      counts.at(event.tenantId, resolution, event.processedAt).dead -= 1;
     }
   }
-  await addCounts(tx, tenantId, counts.rows.values());
+  await addCounts(tx, counts.rows.values());
 }
 
 /** Webhook answers that stored nothing, counted per tenant and minute by the ingestion edge. */
@@ -170,13 +171,11 @@ export interface WebhookAnswerCount {
   count: number;
 }
 
-/** Adds webhook-answer counts for any number of tenants, tenant by tenant in ascending id (the lock order). */
-export async function recordWebhookAnswers(tx: Tx, counts: readonly WebhookAnswerCount[]): Promise<void> {
-  const byTenant = new Map<number, CountTable>();
-  for (const { tenantId, at, answer, count } of counts) {
-    let table = byTenant.get(tenantId);
-    if (!table) byTenant.set(tenantId, (table = new CountTable()));
-    for (const resolution of ROLLUP_RESOLUTIONS) table.at(resolution, at)[answer] += count;
+/** Adds webhook-answer counts for any number of tenants. */
+export async function recordWebhookAnswers(tx: Tx, answers: readonly WebhookAnswerCount[]): Promise<void> {
+  const counts = new CountTable();
+  for (const { tenantId, at, answer, count } of answers) {
+    for (const resolution of ROLLUP_RESOLUTIONS) counts.at(tenantId, resolution, at)[answer] += count;
   }
-  for (const [tenantId, table] of [...byTenant].sort(([a], [b]) => a - b)) await addCounts(tx, tenantId, table.rows.values());
+  await addCounts(tx, counts.rows.values());
 }

@@ -44,17 +44,19 @@ UPDATE events AS e
    SET status = 'pending', outcome = NULL, processed_at = NULL, attempts = 0, available_at = now()
   FROM dead
  WHERE e.id = dead.id
-RETURNING dead.type, dead.received_at, dead.processed_at`;
+RETURNING e.tenant_id, dead.type, dead.received_at, dead.processed_at`;
 
 /** Replays the tenant's dead events (all, or those with the given event ids); returns how many. */
 export async function replayDead(tenantId: number, eventIds?: readonly string[]): Promise<number> {
   const replayed = await transaction(async (tx) => {
     lockSteps(tx).enter("events");
-    const rows = await sql<{ type: EventType; received_at: Date; processed_at: Date }>(tx, REPLAY, [tenantId, eventIds ? [...eventIds] : null]);
+    const rows = await sql<{ tenant_id: number; type: EventType; received_at: Date; processed_at: Date }>(tx, REPLAY, [
+      tenantId,
+      eventIds ? [...eventIds] : null,
+    ]);
     await retractDead(
       tx,
-      tenantId,
-      rows.map((row) => ({ type: row.type, receivedAt: row.received_at, processedAt: row.processed_at })),
+      rows.map((row) => ({ tenantId: row.tenant_id, type: row.type, receivedAt: row.received_at, processedAt: row.processed_at })),
     );
     return rows.length;
   });

@@ -53,7 +53,7 @@ async function statusOf(tenantId: number): Promise<Record<string, { status: stri
 
 async function claimFor(tenantId: number) {
   const claim = await claimNext(settings);
-  expect(claim?.tenantId).toBe(tenantId);
+  expect(claim?.tenantIds).toEqual([tenantId]);
   return claim as NonNullable<typeof claim>;
 }
 
@@ -139,6 +139,20 @@ describe("processClaim", () => {
     expect(status.e2).toMatchObject({ status: "done", outcome: "applied", attempts: 1 });
     const after = (await metrics.transientRetries.get()).values.find((v) => v.labels.sqlstate === "40P01")?.value ?? 0;
     expect(after - before).toBe(2);
+  });
+
+  it("one claim serves the visits of many small tenants in ring order, applied in one transaction", async () => {
+    const tenants = [];
+    for (let i = 0; i < 5; i++) {
+      const tenant = await createTestTenant();
+      await storeInInbox(tenant.id, [event(`e${i}`, "item.created", "shared-id", 1, { name: `t${i}` })]);
+      tenants.push(tenant.id);
+    }
+    const claim = await claimNext(settings);
+    expect(claim?.tenantIds).toEqual(tenants);
+    expect(await applyClaim(claim as NonNullable<typeof claim>)).toBe(5);
+    const { rows } = await pool.query("SELECT tenant_id, name FROM items WHERE item_id = 'shared-id' ORDER BY tenant_id");
+    expect(rows).toEqual(tenants.map((tenantId, i) => ({ tenant_id: tenantId, name: `t${i}` })));
   });
 
   it("a stored payload that fails validation is rejected, not retried", async () => {

@@ -42,7 +42,7 @@ const RETRY_CAP_MS = 5 * 60_000;
 const LOCK_OWNED_EVENTS = statement(
   "lock_owned_events",
   `
-SELECT id, event_id, payload
+SELECT id, tenant_id, event_id, payload
   FROM events
  WHERE id = ANY($1::bigint[]) AND status = 'processing' AND locked_by = $2
  ORDER BY id
@@ -57,10 +57,11 @@ UPDATE events AS e
        locked_by = NULL, locked_until = NULL
   FROM unnest($1::bigint[], $2::text[], $3::text[]) AS r(id, outcome, error)
  WHERE e.id = r.id
-RETURNING e.type, e.outcome, e.received_at, e.processed_at`,
+RETURNING e.tenant_id, e.type, e.outcome, e.received_at, e.processed_at`,
 );
 
 interface FinishedRow {
+  tenant_id: number;
   type: EventType;
   outcome: Outcome;
   received_at: Date;
@@ -68,19 +69,18 @@ interface FinishedRow {
 }
 
 export function toProcessed(rows: FinishedRow[]): ProcessedEvent[] {
-  return rows.map((row) => ({ type: row.type, outcome: row.outcome, receivedAt: row.received_at, processedAt: row.processed_at }));
+  return rows.map((row) => ({ tenantId: row.tenant_id, type: row.type, outcome: row.outcome, receivedAt: row.received_at, processedAt: row.processed_at }));
 }
 
 /** Applies the claim's events that are still leased to it; returns how many it finished. */
 export async function applyClaim(claim: Claim): Promise<number> {
   return transaction(async (tx) => {
     lockSteps(tx).enter("events");
-    const owned = await sql<{ id: number; event_id: string; payload: unknown }>(tx, LOCK_OWNED_EVENTS, [claim.eventIds, claim.claimId]);
+    const owned = await sql<{ id: number; tenant_id: number; event_id: string; payload: unknown }>(tx, LOCK_OWNED_EVENTS, [claim.eventIds, claim.claimId]);
     if (owned.length === 0) return 0;
     const results = await applyBatch(
       tx,
-      claim.tenantId,
-      owned.map((row) => ({ id: row.id, eventId: row.event_id, payload: row.payload })),
+      owned.map((row) => ({ id: row.id, tenantId: row.tenant_id, eventId: row.event_id, payload: row.payload })),
     );
     // These events rows were locked by LOCK_OWNED_EVENTS: no new lock is taken here.
     const finished = await sql<FinishedRow>(tx, MARK_DONE, [
@@ -88,7 +88,7 @@ export async function applyClaim(claim: Claim): Promise<number> {
       results.map((result) => result.outcome),
       results.map((result) => result.error),
     ]);
-    await recordRollups(tx, claim.tenantId, toProcessed(finished));
+    await recordRollups(tx, toProcessed(finished));
     for (const row of finished) metrics.eventsProcessed.inc({ outcome: row.outcome });
     return finished.length;
   });
@@ -118,7 +118,7 @@ UPDATE events
        available_at = now() + $5 * least($6, $7 * power(2, attempts)) * interval '1 millisecond',
        last_error = $4, locked_by = NULL, locked_until = NULL
  WHERE id = $1 AND status = 'processing' AND locked_by = $2
-RETURNING type, outcome, received_at, processed_at, attempts`;
+RETURNING tenant_id, type, outcome, received_at, processed_at, attempts`;
 
 /** Records a non-transient failure of one event: retry later, or dead after the last attempt. */
 async function failEvent(claim: Claim, eventId: number, error: unknown, policy: FailurePolicy): Promise<void> {
@@ -136,7 +136,7 @@ async function failEvent(claim: Claim, eventId: number, error: unknown, policy: 
     ]);
     if (!row) return;
     if (row.outcome === "dead") {
-      await recordRollups(tx, claim.tenantId, toProcessed([row]));
+      await recordRollups(tx, toProcessed([row]));
       metrics.eventsProcessed.inc({ outcome: "dead" });
       log.warn({ module: "worker", eventId, attempts: row.attempts, err: message }, "event is dead after its last attempt");
     }
@@ -168,7 +168,7 @@ export async function processClaim(claim: Claim, policy: FailurePolicy): Promise
         return;
       }
       if (claim.eventIds.length > 1) {
-        log.warn({ module: "worker", tenantId: claim.tenantId, size: claim.eventIds.length, err: (error as Error).message }, "batch failed; isolating its events");
+        log.warn({ module: "worker", tenantIds: claim.tenantIds, size: claim.eventIds.length, err: (error as Error).message }, "batch failed; isolating its events");
         for (const id of claim.eventIds) await processClaim({ ...claim, eventIds: [id] }, policy);
         return;
       }

@@ -44,15 +44,9 @@ export async function reapExpiredLeases(maxAttempts: number): Promise<number> {
       maxAttempts,
       REAP_LIMIT,
     ]);
-    const deadByTenant = new Map<number, typeof rows>();
-    for (const row of rows) {
-      if (row.outcome !== "dead") continue;
-      deadByTenant.set(row.tenant_id, [...(deadByTenant.get(row.tenant_id) ?? []), row]);
-    }
-    for (const [tenantId, dead] of [...deadByTenant].sort(([a], [b]) => a - b)) {
-      await recordRollups(tx, tenantId, toProcessed(dead.map((row) => ({ ...row, outcome: "dead" as const }))));
-      metrics.eventsProcessed.inc({ outcome: "dead" }, dead.length);
-    }
+    const dead = rows.filter((row) => row.outcome === "dead").map((row) => ({ ...row, outcome: "dead" as const }));
+    await recordRollups(tx, toProcessed(dead));
+    if (dead.length > 0) metrics.eventsProcessed.inc({ outcome: "dead" }, dead.length);
     return rows.length;
   });
 }

@@ -32,17 +32,22 @@ export interface SchedulerSettings {
   leaseMs: number;
 }
 
+/** A batch leased to one worker: the visits of one or more tenants, consecutive in ring order. */
 export interface Claim {
   /** Unique per claim; stored in events.locked_by. */
   claimId: string;
-  tenantId: number;
+  /** The tenants served, in ring order. */
+  tenantIds: number[];
   eventIds: number[];
 }
+
+/** Most tenant visits one claim may group (see tidemark_claim). */
+export const MAX_TENANTS_PER_CLAIM = 64;
 
 // The DRR walk and the claim run in the database as one function
 // (prisma/migrations/20261127030000_claim_function): one round trip per claim,
 // and tenants examined one at a time in ring order.
-const CLAIM = statement("claim", "SELECT tenant_id, event_id FROM tidemark_claim($1, $2, $3, $4)");
+const CLAIM = statement("claim", "SELECT tenant_id, event_id FROM tidemark_claim($1, $2, $3, $4, $5)");
 
 /** Tenants without a scheduler row (created by hand, or before the scheduler existed) get one. */
 export async function ensureSchedulerRows(): Promise<void> {
@@ -63,9 +68,8 @@ export async function claimNext(settings: SchedulerSettings): Promise<Claim | nu
     // Taken inside tidemark_claim, in this order.
     locks.enter("scheduler_state");
     locks.enter("events");
-    return sql<{ tenant_id: number; event_id: number }>(tx, CLAIM, [settings.quantum, settings.maxBatch, settings.leaseMs, claimId]);
+    return sql<{ tenant_id: number; event_id: number }>(tx, CLAIM, [settings.quantum, settings.maxBatch, settings.leaseMs, claimId, MAX_TENANTS_PER_CLAIM]);
   });
-  const first = rows[0];
-  if (!first) return null;
-  return { claimId, tenantId: first.tenant_id, eventIds: rows.map((row) => row.event_id) };
+  if (rows.length === 0) return null;
+  return { claimId, tenantIds: [...new Set(rows.map((row) => row.tenant_id))], eventIds: rows.map((row) => row.event_id) };
 }

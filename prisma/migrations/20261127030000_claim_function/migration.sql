@@ -9,12 +9,20 @@
 -- locked: SKIP LOCKED), and one at its max_concurrency (counted after its row
 -- is locked, in a statement that sees every claim committed before the lock).
 -- Opening a visit adds quantum × weight to the deficit; claim up to
--- min(deficit, max batch) of its oldest due events; a visit ends, and the
--- tenant goes to the back of the ring, when its deficit is spent or its queue
--- ran dry (which also zeroes the deficit).
+-- min(deficit, room left in the batch) of its oldest due events; a visit
+-- ends, and the tenant goes to the back of the ring, when its deficit is
+-- spent or its queue ran dry (which also zeroes the deficit).
 --
--- Lock order: scheduler_state, then events (server/core/lock-order.ts).
-CREATE FUNCTION "tidemark_claim"(p_quantum INTEGER, p_max_batch INTEGER, p_lease_ms INTEGER, p_claim_id TEXT)
+-- One claim may serve the visits of several tenants, consecutive in ring
+-- order, up to p_max_tenants of them and p_max_batch events in all: a hundred
+-- small tenants with an event each cost one claim and one apply transaction,
+-- not a hundred of each. The order in which tenants are served is exactly
+-- the ring's; only the grouping changes.
+--
+-- Lock order: scheduler_state, then events (server/core/lock-order.ts). Rows
+-- of scheduler_state are taken in ring order, which differs between
+-- workers; SKIP LOCKED never waits, so that order cannot deadlock.
+CREATE FUNCTION "tidemark_claim"(p_quantum INTEGER, p_max_batch INTEGER, p_lease_ms INTEGER, p_claim_id TEXT, p_max_tenants INTEGER)
 RETURNS TABLE ("tenant_id" INTEGER, "event_id" BIGINT)
 LANGUAGE plpgsql
 -- Every lookup here wants the first rows of a tenant's slice of the pending
@@ -32,8 +40,12 @@ DECLARE
   v_wanted INTEGER;
   v_claimed BIGINT[];
   v_taken INTEGER;
+  v_room INTEGER := p_max_batch;
+  v_tenants INTEGER := 0;
 BEGIN
   FOR v_candidate IN SELECT s.tenant_id FROM scheduler_state s ORDER BY s.turn, s.tenant_id LOOP
+    EXIT WHEN v_room <= 0 OR v_tenants >= p_max_tenants;
+
     -- A probe of the pending index, without locks: most tenants stop here.
     PERFORM 1 FROM events e
       WHERE e.tenant_id = v_candidate.tenant_id AND e.status = 'pending' AND e.available_at <= now()
@@ -51,7 +63,7 @@ BEGIN
     CONTINUE WHEN v_in_flight >= v_schedule.max_concurrency;
 
     v_deficit := CASE WHEN v_schedule.visit_open THEN v_schedule.deficit ELSE v_schedule.deficit + p_quantum * v_schedule.weight END;
-    v_wanted := greatest(1, least(floor(v_deficit)::INTEGER, p_max_batch));
+    v_wanted := greatest(1, least(floor(v_deficit)::INTEGER, v_room));
 
     WITH taken_rows AS (
       UPDATE events AS e
@@ -71,7 +83,8 @@ BEGIN
       UPDATE scheduler_state SET deficit = 0, visit_open = false, turn = nextval('scheduler_turn_seq')
        WHERE scheduler_state.tenant_id = v_candidate.tenant_id;
     ELSIF v_deficit - v_taken >= 1 THEN
-      -- More to serve in this visit (a weight larger than one batch): keep the place in the ring.
+      -- More to serve in this visit (a weight larger than the batch had room for): keep the place in
+      -- the ring. The batch is full, so the walk ends here and nobody is served ahead of the rest of it.
       UPDATE scheduler_state SET deficit = v_deficit - v_taken, visit_open = true
        WHERE scheduler_state.tenant_id = v_candidate.tenant_id;
     ELSE
@@ -81,7 +94,8 @@ BEGIN
 
     IF v_taken > 0 THEN
       RETURN QUERY SELECT v_candidate.tenant_id, unnest(v_claimed);
-      RETURN;
+      v_room := v_room - v_taken;
+      v_tenants := v_tenants + 1;
     END IF;
   END LOOP;
 END
