@@ -38,11 +38,11 @@ describe("fair scheduling", () => {
     await worker.stop(5_000);
 
     const whaleDone = (await doneCounts([whale.id])).get(whale.id) ?? 0;
-    // Every small tenant finished while the whale still held most of its backlog. With a
-    // quantum of 100 the small ones need one turn each, so the whale got about one turn per
-    // worker loop in that time: a few hundred events, far from 25,000.
+    // Every small tenant finished while the whale still held most of its backlog. Each small
+    // tenant needs one turn (50 events < the quantum of 100), and the whale gets one quantum per
+    // turn, so it got a few turns in that time: hundreds of events, far from 25,000.
     expect(whaleDone).toBeLessThan(25_000);
-    expect(whaleDone).toBeLessThanOrEqual(settings.quantum * 4);
+    expect(whaleDone).toBeLessThanOrEqual(settings.quantum * 10);
   });
 
   it("a weight-2 tenant gets about twice the share of a weight-1 tenant while both are backlogged", async () => {

@@ -16,7 +16,10 @@
 -- One claim may serve the visits of several tenants, consecutive in ring
 -- order, up to p_max_tenants of them and p_max_batch events in all: a hundred
 -- small tenants with an event each cost one claim and one apply transaction,
--- not a hundred of each. The order in which tenants are served is exactly
+-- not a hundred of each. A backlogged tenant (one with more due events than
+-- its visit takes) gets a claim of its own instead of joining one: otherwise
+-- every small tenant's events would wait for a whale's batch to be applied
+-- in the same transaction. The order in which tenants are served is exactly
 -- the ring's; only the grouping changes.
 --
 -- Lock order: scheduler_state, then events (server/core/lock-order.ts). Rows
@@ -42,13 +45,16 @@ DECLARE
   v_taken INTEGER;
   v_room INTEGER := p_max_batch;
   v_tenants INTEGER := 0;
+  v_due INTEGER;
 BEGIN
   FOR v_candidate IN SELECT s.tenant_id FROM scheduler_state s ORDER BY s.turn, s.tenant_id LOOP
     EXIT WHEN v_room <= 0 OR v_tenants >= p_max_tenants;
 
-    -- A probe of the pending index, without locks: most tenants stop here.
+    -- A probe of the pending index, without locks: most tenants stop here. (ORDER BY id makes it
+    -- an index probe: with LIMIT 1 alone, a generic plan may prefer a sequential scan of the inbox.)
     PERFORM 1 FROM events e
       WHERE e.tenant_id = v_candidate.tenant_id AND e.status = 'pending' AND e.available_at <= now()
+      ORDER BY e.id
       LIMIT 1;
     CONTINUE WHEN NOT FOUND;
 
@@ -64,6 +70,17 @@ BEGIN
 
     v_deficit := CASE WHEN v_schedule.visit_open THEN v_schedule.deficit ELSE v_schedule.deficit + p_quantum * v_schedule.weight END;
     v_wanted := greatest(1, least(floor(v_deficit)::INTEGER, v_room));
+
+    IF v_tenants > 0 THEN
+      -- Already serving others: a backlogged tenant waits for the next claim, which it will lead.
+      -- (Its row lock ends with this transaction; its turn is unchanged.)
+      SELECT count(*) INTO v_due FROM (
+        SELECT 1 FROM events p
+         WHERE p.tenant_id = v_candidate.tenant_id AND p.status = 'pending' AND p.available_at <= now()
+         ORDER BY p.id
+         LIMIT v_wanted + 1) AS due;
+      EXIT WHEN v_due > v_wanted;
+    END IF;
 
     WITH taken_rows AS (
       UPDATE events AS e
