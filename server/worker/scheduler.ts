@@ -4,18 +4,17 @@
  * any number of worker processes share one ring and none holds state another
  * needs.
  *
- * The ring is ordered by `turn`. A worker locks the first tenant in ring
- * order that has pending events due and fewer claims in flight than its
- * max_concurrency (FOR UPDATE SKIP LOCKED: two workers never pick the same
- * tenant at once, and the in-flight count is read under that lock, so the
- * cap holds). Opening a visit adds quantum × weight to the tenant's deficit;
- * the worker claims up to min(deficit, max batch) of its oldest due events
- * and spends one unit per event. The visit ends, and the tenant takes a new
- * turn number (the back of the ring), when its deficit is spent or its queue
- * ran dry (which also zeroes the deficit, as DRR does). So between two turns
- * of a whale every other backlogged tenant gets a turn: a small tenant waits
- * at most one round, and while backlogged each tenant's share is
- * proportional to its weight.
+ * The walk itself runs in the database, as the function tidemark_claim
+ * (prisma/migrations/20261127030000_claim_function, where the rules are
+ * spelled out): tenants in ring order (`turn`), each locked with SKIP LOCKED
+ * (two workers never serve one tenant at once) and skipped at its
+ * max_concurrency (counted under that lock, so the cap holds); a visit adds
+ * quantum × weight to the tenant's deficit and takes up to that many of its
+ * oldest due events; a tenant whose visit ends goes to the back of the ring.
+ * So between two turns of a whale every other backlogged tenant gets one: a
+ * small tenant waits at most one round, and while backlogged each tenant's
+ * share follows its weight. One claim may group the visits of several
+ * lightly loaded tenants; a backlogged tenant gets a claim of its own.
  *
  * Lock order: scheduler_state, then events (lock-order.ts).
  */
