@@ -11,6 +11,7 @@ import { formatAge, formatCount, formatMs, formatTimeOfDay } from "../format.ts"
 import { useTRPC } from "../trpc.ts";
 import { HealthPill } from "../ui/badges.tsx";
 import { EmptyState, ErrorState, Skeleton } from "../ui/states.tsx";
+import { FairnessPanel } from "./fairness-panel.tsx";
 
 const REFRESH_MS = 10_000;
 
@@ -132,6 +133,7 @@ export function OverviewView({ isAdmin }: { isAdmin: boolean }) {
               );
             })}
           </ul>
+          {tenants.data.length > 1 ? <FairnessPanel /> : null}
         </>
       )}
     </>
