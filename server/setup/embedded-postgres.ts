@@ -16,8 +16,17 @@ import net from "node:net";
 import path from "node:path";
 import pg from "pg";
 import { DATA_DIR, PROJECT_ROOT } from "./paths.ts";
-const CLUSTER_DIR = path.join(DATA_DIR, "postgres");
-const STATE_FILE = path.join(DATA_DIR, "embedded-postgres.json");
+
+/** Where one embedded server keeps its cluster and its port and password. */
+interface Layout {
+  dataDir: string;
+  clusterDir: string;
+  stateFile: string;
+}
+
+function layout(dataDir: string): Layout {
+  return { dataDir, clusterDir: path.join(dataDir, "postgres"), stateFile: path.join(dataDir, "embedded-postgres.json") };
+}
 const DATABASE = "tidemark";
 const USER = "postgres";
 /** Away from 5432, where a machine's own PostgreSQL usually listens. */
@@ -53,11 +62,11 @@ async function freePort(preferred: number): Promise<number> {
   throw new Error(`no free port in ${preferred}–${preferred + 99} for the embedded PostgreSQL`);
 }
 
-async function loadOrCreateState(): Promise<EmbeddedState> {
-  if (existsSync(STATE_FILE)) return JSON.parse(await readFile(STATE_FILE, "utf8")) as EmbeddedState;
-  await mkdir(DATA_DIR, { recursive: true });
+async function loadOrCreateState({ dataDir, stateFile }: Layout): Promise<EmbeddedState> {
+  if (existsSync(stateFile)) return JSON.parse(await readFile(stateFile, "utf8")) as EmbeddedState;
+  await mkdir(dataDir, { recursive: true });
   const state: EmbeddedState = { port: await freePort(PREFERRED_PORT), password: randomBytes(18).toString("base64url") };
-  await writeFile(STATE_FILE, JSON.stringify(state, null, 2), { mode: 0o600 });
+  await writeFile(stateFile, JSON.stringify(state, null, 2), { mode: 0o600 });
   return state;
 }
 
@@ -83,8 +92,8 @@ async function loadEmbeddedPostgres() {
 }
 
 /** The pid in postmaster.pid, if that process is alive. */
-async function runningPostmaster(): Promise<number | null> {
-  const pidFile = path.join(CLUSTER_DIR, "postmaster.pid");
+async function runningPostmaster({ clusterDir }: Layout): Promise<number | null> {
+  const pidFile = path.join(clusterDir, "postmaster.pid");
   if (!existsSync(pidFile)) return null;
   const pid = Number((await readFile(pidFile, "utf8")).split("\n")[0]);
   if (!Number.isInteger(pid) || pid <= 0) return null;
@@ -107,11 +116,13 @@ async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
-export async function useEmbeddedPostgres(log: (line: string) => void): Promise<EmbeddedDatabase> {
-  const state = await loadOrCreateState();
+/** Uses (starting it if needed) the embedded server whose data is in `dataDir` (.data by default). */
+export async function useEmbeddedPostgres(log: (line: string) => void, dataDir = DATA_DIR): Promise<EmbeddedDatabase> {
+  const where = layout(dataDir);
+  const state = await loadOrCreateState(where);
   const url = `postgresql://${USER}:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${DATABASE}`;
 
-  if (await runningPostmaster()) {
+  if (await runningPostmaster(where)) {
     await ensureDatabase(url);
     return { url, owned: false, stopUnlessInUse: async () => undefined };
   }
@@ -119,7 +130,7 @@ export async function useEmbeddedPostgres(log: (line: string) => void): Promise<
   const recentLog: string[] = [];
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
-    databaseDir: CLUSTER_DIR,
+    databaseDir: where.clusterDir,
     user: USER,
     password: state.password,
     port: state.port,
@@ -133,8 +144,8 @@ export async function useEmbeddedPostgres(log: (line: string) => void): Promise<
     },
     onError: (error: unknown) => log(`embedded PostgreSQL: ${String(error)}`),
   });
-  if (!existsSync(path.join(CLUSTER_DIR, "PG_VERSION"))) {
-    log(`initialising an embedded PostgreSQL in ${path.relative(PROJECT_ROOT, CLUSTER_DIR)}`);
+  if (!existsSync(path.join(where.clusterDir, "PG_VERSION"))) {
+    log(`initialising an embedded PostgreSQL in ${path.relative(PROJECT_ROOT, where.clusterDir)}`);
     await server.initialise();
   }
   // start() rejects without a reason when postgres exits early; its own last words say why.
