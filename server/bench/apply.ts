@@ -22,7 +22,8 @@ import { CpuMeter } from "./cpu.ts";
 import type { BenchContext, BenchMode } from "./harness.ts";
 import { ModeRun } from "./mode-run.ts";
 import { cpuFigures, cpuRatio, formatCount as n, ratio, type Measurement } from "./report.ts";
-import { expectedState, storeWorkload, workload } from "./workload.ts";
+import { modelState } from "../core/model.ts";
+import { storeWorkload, workload } from "./workload.ts";
 
 const EVENTS = 100_000;
 const ITEMS = 10_000;
@@ -189,7 +190,7 @@ export const apply: BenchMode = {
     );
     const finished = outcomes.reduce((sum, row) => sum + row.n, 0);
     run.check("g) every event has one outcome", finished === EVENTS && outcomes.every((row) => row.outcome !== null && row.outcome !== "dead"), outcomes.map((row) => `${row.outcome ?? "none"} ${n(row.n)}`).join(", "));
-    const model = expectedState(events);
+    const model = modelState(events);
     const { rows: items } = await pool.query<{ item_id: string; version: number; deleted: boolean; name: string | null }>(
       "SELECT item_id, version, deleted, name FROM items WHERE tenant_id = $1",
       [workers.id],

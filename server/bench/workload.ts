@@ -5,25 +5,14 @@
  * as they do from real senders). Stored through the ingestion path itself
  * (storeEvents), so the inbox rows are exactly what the webhooks would store.
  */
-import { modelState, type ItemState } from "../core/model.ts";
 import type { TEventBody } from "../ingest/envelope.ts";
 import { storeEvents } from "../ingest/store-events.ts";
 import { canonicalJson, sha256 } from "../lib/canonical-json.ts";
+import { seededRandom, shuffled } from "../lib/random.ts";
 
 export interface WorkloadEvent {
   eventId: string;
   body: TEventBody;
-}
-
-/** A deterministic generator (mulberry32), so two tenants can receive the same workload. */
-export function seededRandom(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function workload(tag: string, events: number, items: number, seed = 1): WorkloadEvent[] {
@@ -39,11 +28,7 @@ export function workload(tag: string, events: number, items: number, seed = 1): 
         : { id: `item-${item}`, version, name: `Item ${item} v${version}`, category: `category-${item % 16}`, value: random() * 100, refs: [`item-${(item * 7 + 1) % items}`] };
     out.push({ eventId: `${tag}-${seq}`, body: { type, timestamp: "2026-11-27T10:00:00Z", data } as TEventBody });
   }
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j] as WorkloadEvent, out[i] as WorkloadEvent];
-  }
-  return out;
+  return shuffled(out, random);
 }
 
 /** Stores the events as pending, in arrival order, through the webhook's own storage code. */
@@ -54,6 +39,3 @@ export async function storeWorkload(tenantId: number, events: readonly WorkloadE
   }
 }
 
-export function expectedState(events: readonly WorkloadEvent[]): Map<string, ItemState> {
-  return modelState(events);
-}

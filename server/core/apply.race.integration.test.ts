@@ -11,29 +11,10 @@ import { pool, transaction } from "../db.ts";
 import { asStored, event, readItems, type TestEvent } from "../../test/events.ts";
 import { applyBatchWithRowOrder, sortByKey, type RowOrder } from "./apply.ts";
 import { modelState } from "./model.ts";
+import { seededRandom, shuffled } from "../lib/random.ts";
 
 const TRANSACTIONS = 8;
 const ITEMS = 40;
-
-function shuffled<T>(values: T[], random: () => number): T[] {
-  const copy = [...values];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
-  }
-  return copy;
-}
-
-/** A seeded generator, so a failing round can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Resolves every waiter once `parties` have arrived: all transactions hold their snapshot before any writes. */
 function barrier(parties: number): () => Promise<void> {
@@ -59,7 +40,7 @@ interface Round {
 }
 
 async function runRound(seed: number, orderRows: RowOrder): Promise<Round> {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const tenantId = await freshTenant();
   const itemIds = Array.from({ length: ITEMS }, (_, i) => `item-${String(i).padStart(3, "0")}`);
   // Every transaction touches every item (so every pair overlaps), in its own shuffled order.

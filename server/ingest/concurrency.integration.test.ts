@@ -10,33 +10,13 @@ import { keepAliveClient, mapConcurrent } from "../../test/http-client.ts";
 import type { TestServer } from "../../test/http.ts";
 import { createTestTenant, itemEvent, serveWebhooks, signedHeaders } from "../../test/webhooks.ts";
 import { pool } from "../db.ts";
+import { seededRandom, shuffled } from "../lib/random.ts";
 
 let server: TestServer;
 beforeAll(async () => {
   server = await serveWebhooks();
 });
 afterAll(async () => server.close());
-
-/** Seeded, so a failure can be replayed (mulberry32). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle<T>(items: T[], random: () => number): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
-  }
-  return copy;
-}
 
 const unlimited = { ratePerSecond: 1_000_000, burst: 1_000_000 };
 
@@ -50,7 +30,7 @@ describe("concurrent ingestion", () => {
       body: JSON.stringify(itemEvent("item.updated", { id: `item-${i % 97}`, version: i + 1, value: i })),
     }));
     const resends = Array.from({ length: 300 }, () => distinct[Math.floor(random() * distinct.length)] as (typeof distinct)[number]);
-    const posts = shuffle([...distinct, ...resends], random);
+    const posts = shuffled([...distinct, ...resends], random);
 
     const client = keepAliveClient(50);
     let inFlight = 0;

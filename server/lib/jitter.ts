@@ -3,8 +3,9 @@
  * production pass Math.random and tests pass a fixed sequence.
  */
 
-/** A source of uniform numbers in [0, 1). */
-export type Random = () => number;
+import type { Random } from "./random.ts";
+
+export type { Random };
 
 /** `delay` spread over [delay·(1−fraction), delay] (BullMQ's backoff jitter). */
 export function jitterDown(delay: number, fraction: number, random: Random): number {
