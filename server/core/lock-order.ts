@@ -11,7 +11,8 @@
  */
 import type { Tx } from "../db.ts";
 
-export const LOCK_ORDER = ["scheduler_state", "events", "items", "item_refs", "rollup_counts", "rollup_latency"] as const;
+// "claim_lock" is the advisory lock that makes claims take turns (server/worker/scheduler.ts).
+export const LOCK_ORDER = ["claim_lock", "scheduler_state", "events", "items", "item_refs", "rollup_counts", "rollup_latency"] as const;
 export type LockedTable = (typeof LOCK_ORDER)[number];
 
 export class LockOrderViolation extends Error {

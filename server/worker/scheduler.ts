@@ -6,9 +6,13 @@
  *
  * The walk itself runs in the database, as the function tidemark_claim
  * (prisma/migrations/20261127030000_claim_function, where the rules are
- * spelled out): tenants in ring order (`turn`), each locked with SKIP LOCKED
- * (two workers never serve one tenant at once) and skipped at its
- * max_concurrency (counted under that lock, so the cap holds); a visit adds
+ * spelled out). Claims take turns: each first takes one advisory lock
+ * (20261127040000_serial_claim), so every claim sees the ring exactly as the
+ * previous one left it and no tenant is served out of turn, however many
+ * workers claim at once; the lock lasts only the claim's short transaction,
+ * and batches are applied in parallel outside it. The walk visits tenants in
+ * ring order (`turn`), skipping one at its max_concurrency (counted under
+ * the tenant's row lock, so the cap holds); a visit adds
  * quantum × weight to the tenant's deficit and takes up to that many of its
  * oldest due events; a tenant whose visit ends goes to the back of the ring.
  * So between two turns of a whale every other backlogged tenant gets one: a
@@ -16,7 +20,7 @@
  * share follows its weight. One claim may group the visits of several
  * lightly loaded tenants; a backlogged tenant gets a claim of its own.
  *
- * Lock order: scheduler_state, then events (lock-order.ts).
+ * Lock order: the claim lock, scheduler_state, then events (lock-order.ts).
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -65,6 +69,7 @@ export async function claimNext(settings: SchedulerSettings): Promise<Claim | nu
   const rows = await transaction(async (tx) => {
     const locks = lockSteps(tx);
     // Taken inside tidemark_claim, in this order.
+    locks.enter("claim_lock");
     locks.enter("scheduler_state");
     locks.enter("events");
     return sql<{ tenant_id: number; event_id: number }>(tx, CLAIM, [settings.quantum, settings.maxBatch, settings.leaseMs, claimId, MAX_TENANTS_PER_CLAIM]);
