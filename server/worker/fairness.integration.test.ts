@@ -80,8 +80,9 @@ describe("fair scheduling", () => {
   });
 
   it("with a running worker pool, a weight-2 tenant gets twice the share of a weight-1 tenant while both are backlogged", async () => {
-    const light = await createTestTenant({ weight: 1 });
-    const heavy = await createTestTenant({ weight: 2 });
+    // Two batches each may be in flight, so that with 2 loops the ring, not the caps, decides.
+    const light = await createTestTenant({ weight: 1, maxConcurrency: 2 });
+    const heavy = await createTestTenant({ weight: 2, maxConcurrency: 2 });
     await bulkPending(light.id, 20_000);
     await bulkPending(heavy.id, 20_000);
 

@@ -1,0 +1,13 @@
+-- New tenants default to one batch in flight at a time (was 2).
+--
+-- With claims taking turns (20261127040000_serial_claim), a backlogged tenant
+-- allowed two batches at once held both worker loops of a process, and a
+-- small tenant's next event waited for one of its batches to finish: in
+-- `npm run bench -- fairness` (2 loops, a 200,000-event whale) small-tenant
+-- p99 was 118–144 ms beside the whale against 27–29 ms alone. With one batch
+-- per tenant the other loop stays free for everyone else: 66 ms, and the
+-- whale still applied 2,713 events/s (2,200–2,650 before), since its batches
+-- touch the same items and mostly wait for each other anyway. A tenant that
+-- needs more (on a machine with cores to spare) gets a higher
+-- max_concurrency from an admin. Existing tenants keep what they have.
+ALTER TABLE "tenants" ALTER COLUMN "max_concurrency" SET DEFAULT 1;
