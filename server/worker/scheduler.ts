@@ -5,20 +5,24 @@
  * needs.
  *
  * The walk itself runs in the database, as the function tidemark_claim
- * (prisma/migrations/20261127030000_claim_function, where the rules are
- * spelled out). Claims take turns: each first takes one advisory lock
- * (20261127040000_serial_claim), so every claim sees the ring exactly as the
- * previous one left it and no tenant is served out of turn, however many
- * workers claim at once; the lock lasts only the claim's short transaction,
- * and batches are applied in parallel outside it. The walk visits tenants in
- * ring order (`turn`), skipping one at its max_concurrency (counted under
- * the tenant's row lock, so the cap holds); a visit adds
- * quantum × weight to the tenant's deficit and takes up to that many of its
- * oldest due events; a tenant whose visit ends goes to the back of the ring.
- * So between two turns of a whale every other backlogged tenant gets one: a
- * small tenant waits at most one round, and while backlogged each tenant's
- * share follows its weight. One claim may group the visits of several
- * lightly loaded tenants; a backlogged tenant gets a claim of its own.
+ * (rules in prisma/migrations/20261127030000_claim_function, revised by
+ * 20261127040000_claims_take_turns), one round trip per claim:
+ * - Claims take turns under one advisory lock, so every claim sees the ring
+ *   exactly as the previous one left it and no tenant is served out of turn,
+ *   however many workers claim at once. The lock lasts only the claim's short
+ *   transaction; batches are applied in parallel outside it.
+ * - The walk visits the tenants that have pending events (a skip scan of the
+ *   pending index), in ring order (`turn`), skipping one at its
+ *   max_concurrency (counted under the tenant's row lock, so the cap holds).
+ *   Idle tenants and other tenants' backlogs cost a claim nothing
+ *   (scheduler.integration.test.ts counts its reads).
+ * - A visit adds quantum × weight to the tenant's deficit and takes up to
+ *   that many of its oldest due events; a tenant whose visit ends goes to the
+ *   back of the ring. So between two turns of a whale every other backlogged
+ *   tenant gets one: a small tenant waits at most one round, and while
+ *   backlogged each tenant's share follows its weight.
+ * - One claim may group the visits of several lightly loaded tenants; a
+ *   backlogged tenant gets a claim of its own.
  *
  * Lock order: the claim lock, scheduler_state, then events (lock-order.ts).
  */

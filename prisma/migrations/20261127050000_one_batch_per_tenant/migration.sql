@@ -1,6 +1,6 @@
 -- New tenants default to one batch in flight at a time (was 2).
 --
--- With claims taking turns (20261127040000_serial_claim), a backlogged tenant
+-- With claims taking turns (20261127040000_claims_take_turns), a backlogged tenant
 -- allowed two batches at once held both worker loops of a process, and a
 -- small tenant's next event waited for one of its batches to finish: in
 -- `npm run bench -- fairness` (2 loops, a 200,000-event whale) small-tenant

@@ -1,0 +1,79 @@
+/**
+ * What one claim costs the database, counted rather than timed: the index
+ * scans and rows it reads from the inbox (PostgreSQL's per-transaction
+ * statistics, pg_stat_xact_user_tables). A claim must cost in proportion to
+ * the tenants that have pending events and the events it takes, not to the
+ * number of idle tenants or to another tenant's backlog. (The time a claim
+ * takes is a figure of `npm run bench -- fairness`.)
+ */
+import type { PoolClient } from "pg";
+import { describe, expect, it } from "vitest";
+import { pool } from "../db.ts";
+import { bulkPending } from "../../test/events.ts";
+import { MAX_TENANTS_PER_CLAIM } from "./scheduler.ts";
+
+const IDLE_TENANTS = 2_000;
+const WHALE_BACKLOG = 20_000;
+
+interface InboxReads {
+  claimed: number;
+  indexScans: number;
+  rowsRead: number;
+}
+
+async function inboxCounters(client: PoolClient): Promise<{ indexScans: number; rowsRead: number }> {
+  const { rows } = await client.query<{ index_scans: string; rows_read: string }>(
+    `SELECT coalesce(idx_scan, 0) AS index_scans, coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) AS rows_read
+       FROM pg_stat_xact_user_tables WHERE relname = 'events'`,
+  );
+  return { indexScans: Number(rows[0]?.index_scans), rowsRead: Number(rows[0]?.rows_read) };
+}
+
+describe("the cost of a claim", () => {
+  it("grows with the tenants that have pending events, not with idle tenants or a whale's backlog", async () => {
+    await pool.query(
+      `INSERT INTO tenants (slug, name, secret, updated_at) SELECT 'idle-' || g, 'idle', 'whsec_x', now() FROM generate_series(1, $1) AS g`,
+      [IDLE_TENANTS],
+    );
+    const { rows: created } = await pool.query<{ id: number; slug: string }>(
+      `INSERT INTO tenants (slug, name, secret, updated_at) VALUES ('whale', 'whale', 'whsec_x', now()), ('small', 'small', 'whsec_x', now())
+       RETURNING id, slug`,
+    );
+    await pool.query("INSERT INTO scheduler_state (tenant_id) SELECT id FROM tenants ON CONFLICT (tenant_id) DO NOTHING");
+    const idOf = (slug: string) => created.find((row) => row.slug === slug)!.id;
+    await bulkPending(idOf("whale"), WHALE_BACKLOG);
+    // The small tenant's one event comes after the whale's whole backlog in id order.
+    await bulkPending(idOf("small"), 1);
+    await pool.query("ANALYZE events");
+
+    // One session throughout: PL/pgSQL caches plans per session and, after five calls, may
+    // switch a statement to a generic plan. Each claim is rolled back, so every call sees the
+    // same inbox.
+    const client = await pool.connect();
+    const reads: InboxReads[] = [];
+    try {
+      for (let call = 0; call < 10; call++) {
+        await client.query("BEGIN");
+        // The counters add up over the session until reported, so take the difference.
+        const before = await inboxCounters(client);
+        const claimed = await client.query("SELECT * FROM tidemark_claim(100, 500, 30000, $1, $2)", [`cost-${call}`, MAX_TENANTS_PER_CLAIM]);
+        const after = await inboxCounters(client);
+        await client.query("ROLLBACK");
+        reads.push({ claimed: claimed.rowCount ?? 0, indexScans: after.indexScans - before.indexScans, rowsRead: after.rowsRead - before.rowsRead });
+      }
+    } finally {
+      client.release();
+    }
+
+    for (const call of reads) {
+      // Whale's visit (100) and the small tenant's event, in whichever order the ring has them.
+      expect(call.claimed).toBe(101);
+      // One scan per claimed row (the UPDATE finds each by id) and a few per tenant with pending
+      // events; probing each of the 2,000 idle tenants would add 2,000.
+      expect(call.indexScans - call.claimed).toBeLessThan(40);
+      // The 101 claimed rows, read a few times over; walking the whale's 20,000 pending rows to
+      // find the small tenant's one would be 20,000.
+      expect(call.rowsRead).toBeLessThan(2_000);
+    }
+  });
+});
