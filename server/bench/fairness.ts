@@ -5,7 +5,10 @@
  *      latency (received → applied, the database's own timestamps);
  *   j) the same 20 small tenants and the same traffic while a whale's
  *      backlog of 200,000 events keeps the workers saturated;
- *   k) the whale's own throughput during j.
+ *   k) the whale's own throughput during j;
+ *   l) one claim (rolled back, so each sees the same inbox) with the whale's
+ *      backlog and 10,000 idle tenants in the ring: what every worker pays
+ *      per batch, and what claims wait for while they take turns.
  *
  * Figures: small-tenant p99 latency with the whale ÷ without it (goal
  * ≤ 1.5), and Jain's fairness index over the small tenants' mean latencies
@@ -16,6 +19,7 @@ import { randomBytes } from "node:crypto";
 import { pool, sql } from "../db.ts";
 import { env } from "../env.ts";
 import { Worker } from "../worker/worker.ts";
+import { MAX_TENANTS_PER_CLAIM } from "../worker/scheduler.ts";
 import { signalNewEvents } from "../worker/wake.ts";
 import { storeEvents } from "../ingest/store-events.ts";
 import { canonicalJson, sha256 } from "../lib/canonical-json.ts";
@@ -30,6 +34,8 @@ const EVENTS_PER_SECOND_EACH = 10;
 const TICK_MS = 1_000 / EVENTS_PER_SECOND_EACH;
 const WHALE_BACKLOG = 200_000;
 const LOOPS = 2;
+const IDLE_TENANTS = 10_000;
+const CLAIMS_TIMED = 200;
 
 /** Jain's fairness index of non-negative values: 1 when all are equal, 1/n when one has everything. */
 export function jainIndex(values: readonly number[]): number | null {
@@ -114,6 +120,32 @@ async function loadWhale(whale: BenchTenant): Promise<void> {
   );
 }
 
+/** Times CLAIMS_TIMED claims on one connection, each rolled back. Returns sorted milliseconds and rows claimed. */
+async function timeClaims(): Promise<{ ms: Float64Array; claimed: number[] }> {
+  const client = await pool.connect();
+  const ms = new Float64Array(CLAIMS_TIMED);
+  const claimed: number[] = [];
+  try {
+    for (let i = 0; i < CLAIMS_TIMED; i++) {
+      const started = performance.now();
+      await client.query("BEGIN");
+      const result = await client.query("SELECT tenant_id FROM tidemark_claim($1, $2, $3, $4, $5)", [
+        env.WORKER_QUANTUM,
+        env.WORKER_MAX_BATCH,
+        env.WORKER_LEASE_MS,
+        `bench-claim-${i}`,
+        MAX_TENANTS_PER_CLAIM,
+      ]);
+      ms[i] = performance.now() - started;
+      await client.query("ROLLBACK");
+      claimed.push(result.rowCount ?? 0);
+    }
+  } finally {
+    client.release();
+  }
+  return { ms: ms.sort(), claimed };
+}
+
 export const fairness: BenchMode = {
   name: "fairness",
   async run(ctx: BenchContext) {
@@ -182,6 +214,32 @@ export const fairness: BenchMode = {
       seconds: window,
       connections: LOOPS,
       latency: null,
+      notes: [],
+    });
+
+    ctx.announce(`l) ${n(CLAIMS_TIMED)} claims beside the whale's backlog and ${n(IDLE_TENANTS)} idle tenants`);
+    await pool.query(
+      `WITH idle AS (
+         INSERT INTO tenants (slug, name, secret, updated_at)
+         SELECT $1 || g, 'idle', 'whsec_bench', now() FROM generate_series(1, $2) AS g
+         RETURNING id)
+       INSERT INTO scheduler_state (tenant_id) SELECT id FROM idle`,
+      [`bench-idle-${tag}-`, IDLE_TENANTS],
+    );
+    await pool.query("ANALYZE tenants, scheduler_state");
+    const claims = await timeClaims();
+    const quantum = Math.min(env.WORKER_QUANTUM, env.WORKER_MAX_BATCH); // the whale has weight 1
+    run.check("l) every claim took the whale's quantum", claims.claimed.every((count) => count === quantum), `${n(quantum)} events per claim`);
+    const claimSeconds = claims.ms.reduce((sum, ms) => sum + ms, 0) / 1000;
+    run.measurements.push({
+      id: "claim",
+      label: `l) one claim, whale + ${n(IDLE_TENANTS)} idle tenants`,
+      unit: "claims/s",
+      rate: CLAIMS_TIMED / claimSeconds,
+      count: CLAIMS_TIMED,
+      seconds: claimSeconds,
+      connections: 1,
+      latency: { p50: percentile(claims.ms, 50), p99: percentile(claims.ms, 99), max: claims.ms[claims.ms.length - 1] as number },
       notes: [],
     });
     return run.report();
