@@ -26,7 +26,7 @@ export type QuotaField = keyof QuotaValues;
 /** The text of each quota input, as typed. */
 export type QuotaInputs = Record<QuotaField, string>;
 
-export const DEFAULT_QUOTA_INPUTS: QuotaInputs = { ratePerSecond: "100", burst: "200", dailyQuota: "", weight: "1", maxConcurrency: "1" };
+export const DEFAULT_QUOTA_INPUTS: QuotaInputs = { ratePerSecond: "100", burst: "200", dailyQuota: "", weight: "1", maxConcurrency: "2" };
 
 export function quotaInputsOf(values: QuotaValues): QuotaInputs {
   return {

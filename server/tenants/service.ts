@@ -27,7 +27,7 @@ export const ZQuotas = z.object({
 });
 export type TQuotas = z.infer<typeof ZQuotas>;
 
-export const DEFAULT_QUOTAS: TQuotas = { ratePerSecond: 100, burst: 200, dailyQuota: null, weight: 1, maxConcurrency: 1 };
+export const DEFAULT_QUOTAS: TQuotas = { ratePerSecond: 100, burst: 200, dailyQuota: null, weight: 1, maxConcurrency: 2 };
 
 export const ZCreateTenantInput = ZQuotas.partial().extend({
   slug: ZTenantSlug,
