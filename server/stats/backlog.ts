@@ -30,8 +30,11 @@ SELECT t.id AS tenant_id,
        (SELECT count(*) FROM events e WHERE e.tenant_id = t.id AND e.status = 'processing')::int AS processing,
        (SELECT count(*) FROM events e WHERE e.tenant_id = t.id AND e.status = 'dead')::int AS dead,
        -- now() is the transaction's start: an event received later must not read as negative.
+       -- The tenant as a range and the order (tenant_id, id), so that only the pending index can
+       -- answer (see prisma/migrations/20261127040000_claims_take_turns, point 4).
        (SELECT greatest(0, floor(extract(epoch FROM now() - e.received_at) * 1000))::float8
-          FROM events e WHERE e.tenant_id = t.id AND e.status = 'pending' ORDER BY e.id LIMIT 1) AS oldest_pending_age_ms
+          FROM events e WHERE e.tenant_id BETWEEN t.id AND t.id AND e.status = 'pending'
+         ORDER BY e.tenant_id, e.id LIMIT 1) AS oldest_pending_age_ms
   FROM tenants t
  WHERE t.id = ANY($1::int[])`;
 
