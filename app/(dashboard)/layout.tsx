@@ -1,4 +1,4 @@
-// The signed-in area: no session, no dashboard. The header carries navigation (admin links for admins) and sign-out.
+// The signed-in area: no session, no dashboard. The header carries navigation (admin links for admins), the account link and sign-out.
 import Link from "next/link";
 import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
@@ -27,9 +27,9 @@ export default async function DashboardLayout({ children }: { children: ReactNod
           </Link>
           <MainNav isAdmin={isAdmin} />
           <div className="user-box">
-            <span className="email" title={user.email}>
+            <Link href="/account" className="email" title={`${user.email}: account and password`}>
               {user.email}
-            </span>
+            </Link>
             {isAdmin ? <span className="badge info">admin</span> : null}
             <SignOutButton />
           </div>

@@ -26,10 +26,15 @@ function tokenHash(token: string): string {
   return createHash("sha256").update(token).digest("hex");
 }
 
-export async function createSession(userId: number): Promise<{ token: string; expiresAt: Date }> {
+/** A new session's token (for the cookie) and row id (its hash, for the database), not yet stored. */
+export function newSessionToken(): { token: string; id: string; expiresAt: Date } {
   const token = randomBytes(32).toString("base64url");
-  const expiresAt = new Date(Date.now() + SESSION_TTL_MS);
-  await db.session.create({ data: { id: tokenHash(token), userId, expiresAt } });
+  return { token, id: tokenHash(token), expiresAt: new Date(Date.now() + SESSION_TTL_MS) };
+}
+
+export async function createSession(userId: number): Promise<{ token: string; expiresAt: Date }> {
+  const { token, id, expiresAt } = newSessionToken();
+  await db.session.create({ data: { id, userId, expiresAt } });
   return { token, expiresAt };
 }
 

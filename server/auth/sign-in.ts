@@ -46,13 +46,21 @@ async function limit(bucketKey: string, policy: { ratePerSecond: number; burst: 
   }
 }
 
+/**
+ * The per-account brake on password guesses, shared by sign-in and password
+ * change: a guess costs the account's bucket wherever it is made.
+ */
+export function limitPasswordGuesses(email: string): Promise<void> {
+  return limit(keys.signInByAccount(email), PER_ACCOUNT);
+}
+
 export async function signIn(input: unknown, ip: string): Promise<{ token: string; expiresAt: Date; userId: number }> {
   const parsed = ZSignInInput.safeParse(input);
   if (!parsed.success) throw new AppError("unauthorized", INVALID_CREDENTIALS);
   const { email, password } = parsed.data;
 
   await limit(keys.signInByIp(ip), PER_IP);
-  await limit(keys.signInByAccount(email), PER_ACCOUNT);
+  await limitPasswordGuesses(email);
 
   const user = await db.user.findUnique({ where: { email }, select: { id: true, passwordHash: true } });
   const hash = user?.passwordHash ?? (await (dummyHash ??= hashPassword("not a real password, never matches")));

@@ -1,0 +1,59 @@
+/**
+ * A signed-in user changes their own password.
+ *
+ * The current password is required (a session left open on a shared
+ * machine is not enough to take the account over) and is checked under the
+ * same per-account brake as sign-in. On success the new hash is stored, every
+ * session of the user is revoked (a session someone else may hold ends now)
+ * and a fresh one is created for the browser that made the change, all in
+ * one transaction: either the password changed and the old sessions are
+ * gone, or nothing changed.
+ */
+import { z } from "zod";
+import { db } from "../db.ts";
+import { AppError } from "../errors.ts";
+import { MIN_PASSWORD_LENGTH, hashPassword, verifyPassword } from "./password.ts";
+import { newSessionToken, userForSession } from "./session.ts";
+import { limitPasswordGuesses } from "./sign-in.ts";
+
+export const ZChangePasswordInput = z.object({
+  currentPassword: z.string().min(1, "required").max(1_000),
+  newPassword: z.string().min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`).max(1_000, "must be at most 1,000 characters"),
+});
+
+export const WRONG_CURRENT_PASSWORD = "the current password is incorrect";
+
+/** Changes the password of the session's user; returns the new session that replaces all of theirs. */
+export async function changePassword(sessionToken: string | undefined, input: unknown): Promise<{ token: string; expiresAt: Date }> {
+  const user = await userForSession(sessionToken);
+  if (!user) throw new AppError("unauthorized", "sign in first");
+
+  const parsed = ZChangePasswordInput.safeParse(input);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
+    throw new AppError("validation_failed", details.map((detail) => `${detail.path}: ${detail.message}`).join("; "), { details });
+  }
+  const { currentPassword, newPassword } = parsed.data;
+  if (newPassword === currentPassword) {
+    throw new AppError("validation_failed", "newPassword: must differ from the current password", {
+      details: [{ path: "newPassword", message: "must differ from the current password" }],
+    });
+  }
+
+  await limitPasswordGuesses(user.email);
+  const { passwordHash } = await db.user.findUniqueOrThrow({ where: { id: user.id }, select: { passwordHash: true } });
+  if (!(await verifyPassword(passwordHash, currentPassword))) {
+    throw new AppError("validation_failed", `currentPassword: ${WRONG_CURRENT_PASSWORD}`, {
+      details: [{ path: "currentPassword", message: WRONG_CURRENT_PASSWORD }],
+    });
+  }
+
+  const newHash = await hashPassword(newPassword);
+  const session = newSessionToken();
+  await db.$transaction([
+    db.user.update({ where: { id: user.id }, data: { passwordHash: newHash } }),
+    db.session.deleteMany({ where: { userId: user.id } }),
+    db.session.create({ data: { id: session.id, userId: user.id, expiresAt: session.expiresAt } }),
+  ]);
+  return { token: session.token, expiresAt: session.expiresAt };
+}
