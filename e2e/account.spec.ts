@@ -5,16 +5,7 @@
  * password signs in afterwards.
  */
 import { randomBytes } from "node:crypto";
-import type { Page } from "@playwright/test";
-import { expect, test, tidemark } from "./fixtures.ts";
-
-async function signIn(page: Page, email: string, password: string): Promise<void> {
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("heading", { name: "Overview", level: 1 })).toBeVisible();
-}
+import { expect, signIn, test, tidemark } from "./fixtures.ts";
 
 test("a user changes their password: this browser stays signed in, the others are signed out", async ({ browser }, testInfo) => {
   const email = `changer-${randomBytes(3).toString("hex")}@e2e.test`;

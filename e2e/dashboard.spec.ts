@@ -7,16 +7,7 @@
  * Screenshots of the overview and tenant pages are attached to the report.
  */
 import { randomBytes } from "node:crypto";
-import type { Page } from "@playwright/test";
-import { E2E_ADMIN_EMAIL, E2E_ADMIN_PASSWORD, expect, signedHeaders, test, tidemark } from "./fixtures.ts";
-
-async function signIn(page: Page, email: string, password: string): Promise<void> {
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("heading", { name: "Overview", level: 1 })).toBeVisible();
-}
+import { E2E_ADMIN_EMAIL, E2E_ADMIN_PASSWORD, expect, signIn, signedHeaders, test, tidemark } from "./fixtures.ts";
 
 function itemEvent(item: number, version: number, type: "item.created" | "item.updated" | "item.deleted") {
   const data = type === "item.deleted" ? { id: `item-${item}`, version } : { id: `item-${item}`, version, name: `Item ${item}`, value: item * 1.5 };

@@ -4,7 +4,7 @@
  * real admin CLI on the web server's database, so no two tests share a
  * tenant, its rate limit or its events.
  */
-import { test as base } from "@playwright/test";
+import { expect, test as base, type Page } from "@playwright/test";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
@@ -61,4 +61,13 @@ export const test = base.extend<{ tenant: E2ETenant }>({
   },
 });
 
-export { expect } from "@playwright/test";
+export { expect };
+
+/** Signs in through the sign-in page and waits for the overview. */
+export async function signIn(page: Page, email: string, password: string): Promise<void> {
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Overview", level: 1 })).toBeVisible();
+}
