@@ -31,12 +31,19 @@ export function errorMessage(error: unknown): string {
   return message.charAt(0).toUpperCase() + message.slice(1);
 }
 
-/** zod's messages per input field, when the server rejected the input. */
-export function fieldErrors(error: unknown): Record<string, string> {
+/**
+ * zod's first message per input field, when the server rejected the input,
+ * keyed by the field's path ("email"). With `under`, only the fields inside
+ * that part of a nested input, keyed by the rest of their path
+ * (under "quotas": "quotas.weight" → "weight").
+ */
+export function fieldErrors(error: unknown, under?: string): Record<string, string> {
   const fields = shape(error)?.data?.zodError?.fieldErrors ?? {};
+  const prefix = under === undefined ? "" : `${under}.`;
   const out: Record<string, string> = {};
-  for (const [key, messages] of Object.entries(fields)) {
-    if (messages && messages[0]) out[key] = messages[0];
+  for (const [path, messages] of Object.entries(fields)) {
+    if (!path.startsWith(prefix) || !messages?.[0]) continue;
+    out[path.slice(prefix.length)] = messages[0];
   }
   return out;
 }

@@ -301,8 +301,8 @@ function EditQuotas({ tenant, onDone }: { tenant: TenantRow; onDone: (saved: boo
         onDone(true);
       },
       onError: (error) => {
-        // updateQuotas nests the quotas, so zod's field paths do not reach fieldErrors; the message names the field.
-        setErrors({ form: errorMessage(error) });
+        const fields = fieldErrors(error, "quotas");
+        setErrors(Object.keys(fields).length > 0 ? fields : { form: errorMessage(error) });
       },
     }),
   );

@@ -9,7 +9,7 @@
  * does not reveal which tenants exist.
  *
  * Errors: AppErrors map to the matching tRPC code with their message; zod
- * input errors are flattened into `data.zodError`; anything else is reported
+ * input errors go to `data.zodError`, per field path; anything else is reported
  * as INTERNAL_SERVER_ERROR with a generic message (the cause is logged, never
  * sent).
  */
@@ -64,10 +64,27 @@ export function toTRPCError(error: unknown): TRPCError {
   return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "internal error" });
 }
 
+export interface InputErrors {
+  /** Messages about the input as a whole. */
+  formErrors: string[];
+  /** Messages per field, keyed by the field's path: "email", or "quotas.weight" in a nested input. */
+  fieldErrors: Record<string, string[]>;
+}
+
+/** zod's issues by field path (z.flattenError keeps only the first path segment, losing nested fields). */
+export function inputErrors(error: z.ZodError): InputErrors {
+  const result: InputErrors = { formErrors: [], fieldErrors: {} };
+  for (const issue of error.issues) {
+    if (issue.path.length === 0) result.formErrors.push(issue.message);
+    else (result.fieldErrors[issue.path.map(String).join(".")] ??= []).push(issue.message);
+  }
+  return result;
+}
+
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
   errorFormatter({ shape, error }) {
-    const zodError = error.cause instanceof z.ZodError ? z.flattenError(error.cause) : null;
+    const zodError = error.cause instanceof z.ZodError ? inputErrors(error.cause) : null;
     const hideMessage = error.code === "INTERNAL_SERVER_ERROR";
     return {
       ...shape,
