@@ -1,5 +1,5 @@
 -- The claim, revised (the rules of the walk are those of
--- 20261127030000_claim_function). Three changes:
+-- 20261127030000_claim_function). Four changes:
 --
 -- 1. Claims take turns. Every claim first takes one transaction-scoped
 --    advisory lock, so claims run one after another and each sees the ring
@@ -18,8 +18,8 @@
 --
 -- 3. Plans are made for each call's values (plan_cache_mode =
 --    force_custom_plan). After a few calls PL/pgSQL may switch to a generic
---    plan, which for "this tenant's oldest pending event" chose to walk the
---    pending index in id order, through every other tenant's backlog: with
+--    plan, which for "this tenant's oldest pending event" chose to read the
+--    inbox in id order (events_pkey), through every other tenant's backlog: with
 --    10,000 idle tenants and a 50,000-event whale, one claim took 96–115 s
 --    instead of milliseconds. A tenant's slice of the inbox is anything from
 --    empty to millions of rows, so no one plan suits all of them.
