@@ -6,7 +6,12 @@
  * slug share a single database query (single-flight). Unknown slugs are cached
  * briefly too, so a flood of posts to a wrong URL does not reach PostgreSQL.
  * A change made in this process (quota edit, secret rotation) calls
- * forgetTenant after its commit; other processes see it within one TTL.
+ * forgetTenant after its commit; other processes see a quota change within
+ * one TTL. A secret rotated in another process is seen at once: a signature
+ * that fails against the cached secrets reloads the tenant and is checked
+ * again (revalidateIngestTenant), at most once per slug per
+ * REVALIDATE_AFTER_MS, so a flood of bad signatures costs the database one
+ * query per second, not one per post.
  */
 import { db } from "../db.ts";
 import { env } from "../env.ts";
@@ -34,9 +39,12 @@ export function liveSecrets(tenant: IngestTenant, now: Date): string[] {
 
 const NEGATIVE_TTL_MS = 1_000;
 const JITTER_FRACTION = 0.2;
+/** A failed signature reloads the tenant only if its entry is at least this old. */
+export const REVALIDATE_AFTER_MS = 1_000;
 
 interface Entry {
   tenant: IngestTenant | null;
+  loadedAt: number;
   expiresAt: number;
 }
 
@@ -70,12 +78,28 @@ export async function findIngestTenant(slug: string, random: Random = Math.rando
   const load = loadTenant(slug)
     .then((tenant) => {
       const ttl = tenant ? env.TENANT_CACHE_TTL_MS : Math.min(NEGATIVE_TTL_MS, env.TENANT_CACHE_TTL_MS);
-      cache.set(slug, { tenant, expiresAt: Date.now() + jitterDown(ttl, JITTER_FRACTION, random) });
+      const loadedAt = Date.now();
+      cache.set(slug, { tenant, loadedAt, expiresAt: loadedAt + jitterDown(ttl, JITTER_FRACTION, random) });
       return tenant;
     })
     .finally(() => inFlight.delete(slug));
   inFlight.set(slug, load);
   return load;
+}
+
+/**
+ * The tenant as the database has it now, for a signature that failed against
+ * the cached secrets (they may have been rotated in another process). Returns
+ * the cached entry unchanged if it was loaded less than REVALIDATE_AFTER_MS
+ * ago; concurrent calls share one query.
+ */
+export async function revalidateIngestTenant(slug: string, random: Random = Math.random): Promise<IngestTenant | null> {
+  const pending = inFlight.get(slug);
+  if (pending) return pending;
+  const cached = cache.get(slug);
+  if (cached && Date.now() - cached.loadedAt < REVALIDATE_AFTER_MS) return cached.tenant;
+  cache.delete(slug);
+  return findIngestTenant(slug, random);
 }
 
 /** Drops the cached entry; call after the commit that changed the tenant. */

@@ -17,7 +17,7 @@ import { ZBatchBody, ZEventId, invalidEvent, parseEvent, zodDetails, type ValidE
 import { admit } from "./rate-limit.ts";
 import { verifySignature } from "./signature.ts";
 import { storeEvents, type StoreOutcome } from "./store-events.ts";
-import { findIngestTenant, liveSecrets, type IngestTenant } from "./tenant-lookup.ts";
+import { findIngestTenant, liveSecrets, revalidateIngestTenant, type IngestTenant } from "./tenant-lookup.ts";
 import { signalNewEvents } from "../worker/wake.ts";
 import type { WebhookAnswer } from "../core/rollups.ts";
 import { countWebhookAnswer } from "./webhook-answers.ts";
@@ -41,12 +41,23 @@ async function authenticate(request: Request, slug: string, limitBytes: number):
   const timestamp = header(request, "webhook-timestamp");
   const signatureHeader = header(request, "webhook-signature");
 
-  const tenant = await findIngestTenant(slug);
+  let tenant = await findIngestTenant(slug);
   if (!tenant) throw new AppError("tenant_not_found", `no tenant with slug ${JSON.stringify(slug.slice(0, 64))}`);
 
   const body = await readBodyWithLimit(request, limitBytes);
   const now = new Date();
-  verifySignature({ id: webhookId, timestamp, signatureHeader, body }, liveSecrets(tenant, now), Math.floor(now.getTime() / 1000));
+  const signed = { id: webhookId, timestamp, signatureHeader, body };
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  try {
+    verifySignature(signed, liveSecrets(tenant, now), nowSeconds);
+  } catch (error) {
+    if (!(error instanceof AppError && error.code === "invalid_signature")) throw error;
+    // The cached secrets may be stale: rotated by another process since this one cached them.
+    const fresh = await revalidateIngestTenant(slug);
+    if (!fresh || fresh === tenant) throw error;
+    tenant = fresh;
+    verifySignature(signed, liveSecrets(tenant, now), nowSeconds);
+  }
   return { tenant, webhookId, json: parseJson(body) };
 }
 
