@@ -10,7 +10,7 @@
  * - Claims take turns under one advisory lock, so every claim sees the ring
  *   exactly as the previous one left it and no tenant is served out of turn,
  *   however many workers claim at once. The lock lasts only the claim's short
- *   transaction; batches are applied in parallel outside it.
+ *   transaction (one statement); batches are applied in parallel outside it.
  * - The walk visits the tenants that have pending events (a skip scan of the
  *   pending index), in ring order (`turn`), skipping one at its
  *   max_concurrency (counted under the tenant's row lock, so the cap holds).
@@ -28,8 +28,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { sql, statement, transaction } from "../db.ts";
-import { lockSteps } from "../core/lock-order.ts";
+import { pool, sql, statement, transaction } from "../db.ts";
 
 export interface SchedulerSettings {
   /** Events per turn for a weight-1 tenant. */
@@ -70,14 +69,17 @@ export function newClaimId(): string {
 /** Claims the next fair batch, or returns null when no tenant has claimable work. */
 export async function claimNext(settings: SchedulerSettings): Promise<Claim | null> {
   const claimId = newClaimId();
-  const rows = await transaction(async (tx) => {
-    const locks = lockSteps(tx);
-    // Taken inside tidemark_claim, in this order.
-    locks.enter("claim_lock");
-    locks.enter("scheduler_state");
-    locks.enter("events");
-    return sql<{ tenant_id: number; event_id: number }>(tx, CLAIM, [settings.quantum, settings.maxBatch, settings.leaseMs, claimId, MAX_TENANTS_PER_CLAIM]);
-  });
+  // One statement, its own transaction: the claim lock is taken and released inside the server
+  // (the statement commits as it ends), never held while the server waits on this process, so
+  // a paused or cut-off worker cannot stop the others from claiming. Inside tidemark_claim the
+  // locks are taken claim lock → scheduler_state → events (lock-order.ts).
+  const rows = await sql<{ tenant_id: number; event_id: number }>(pool, CLAIM, [
+    settings.quantum,
+    settings.maxBatch,
+    settings.leaseMs,
+    claimId,
+    MAX_TENANTS_PER_CLAIM,
+  ]);
   if (rows.length === 0) return null;
   return { claimId, tenantIds: [...new Set(rows.map((row) => row.tenant_id))], eventIds: rows.map((row) => row.event_id) };
 }
