@@ -68,17 +68,20 @@ export async function getOverview(tenantIds: number[]): Promise<Map<number, Tena
     getBacklogs(tenantIds),
   ]);
 
+  // Rows grouped by tenant once, so the cost is linear in rows, not rows × tenants.
+  const countsByTenant = groupBy(counts, (count) => count.tenant_id);
+  const binsByTenant = groupBy(bins, (bin) => bin.tenant_id);
+
   const result = new Map<number, TenantOverview>();
   for (const [tenantId, row] of backlog) {
     const throughput = Array.from({ length: SPARK_MINUTES }, () => 0);
     let rateLimitedLastHour = 0;
-    for (const count of counts) {
-      if (count.tenant_id !== tenantId) continue;
+    for (const count of countsByTenant.get(tenantId) ?? []) {
       const index = Math.round((count.t - sparkFrom) / minuteMs);
       if (index >= 0 && index < SPARK_MINUTES) throughput[index] = (throughput[index] ?? 0) + count.processed;
       rateLimitedLastHour += count.rate_limited;
     }
-    const tenantBins = bins.filter((bin) => bin.tenant_id === tenantId).map((bin): [number, number] => [bin.bin, bin.count]);
+    const tenantBins = (binsByTenant.get(tenantId) ?? []).map((bin): [number, number] => [bin.bin, bin.count]);
     const base = { pending: row.pending, dead: row.dead, oldestPendingAgeMs: row.oldestPendingAgeMs, rateLimitedLastHour, throughput };
     const { health, reason } = judgeHealth(base);
     result.set(tenantId, { tenantId, ...base, p95Ms: quantile(tenantBins, 0.95), health, healthReason: reason });
@@ -105,4 +108,15 @@ export async function getFairness(tenantIds: number[], from: Date, to: Date) {
     share: totalProcessed === 0 ? 0 : row.processed / totalProcessed,
     weightShare: totalWeight === 0 ? 0 : row.weight / totalWeight,
   }));
+}
+
+function groupBy<T, K>(rows: readonly T[], key: (row: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const group = groups.get(k);
+    if (group) group.push(row);
+    else groups.set(k, [row]);
+  }
+  return groups;
 }
