@@ -8,7 +8,7 @@
  */
 import { useState, type FormEvent } from "react";
 import { Field } from "../ui/field.tsx";
-import { LiveMessage } from "../ui/states.tsx";
+import { FormError, LiveMessage } from "../ui/states.tsx";
 import { MIN_PASSWORD_LENGTH } from "../validation.ts";
 
 type FieldName = "currentPassword" | "newPassword" | "repeatPassword";
@@ -116,11 +116,7 @@ export function ChangePasswordForm() {
             required
           />
         </div>
-        {errors.form ? (
-          <p className="notice bad small" role="alert">
-            {errors.form}
-          </p>
-        ) : null}
+        <FormError message={errors.form} />
         <div className="form-actions">
           <button type="submit" className="primary" disabled={pending} aria-disabled={pending}>
             {pending ? "Changing…" : "Change password"}

@@ -3,6 +3,8 @@
  * The three states every data view has besides "here is your data":
  * loading (a skeleton the size of the content), empty, and failed (with the
  * server's message and a retry). Access errors get words a person can act on.
+ * Also the two messages forms show: a live result message, and a form-level
+ * error.
  */
 import type { CSSProperties, ReactNode } from "react";
 import { errorCode, errorMessage } from "../errors.ts";
@@ -70,5 +72,15 @@ export function LiveMessage({ message, tone = "ok" }: { message: string | null; 
     <div role="status" aria-live="polite" className={message ? `notice ${tone} live` : "live"}>
       {message}
     </div>
+  );
+}
+
+/** A form's error that belongs to no single field; announced when it appears. */
+export function FormError({ message }: { message: string | null | undefined }) {
+  if (!message) return null;
+  return (
+    <p className="notice bad small" role="alert">
+      {message}
+    </p>
   );
 }

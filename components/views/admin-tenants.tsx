@@ -17,7 +17,7 @@ import { HealthPill } from "../ui/badges.tsx";
 import { EditorPanel } from "../ui/editor-panel.tsx";
 import { Field } from "../ui/field.tsx";
 import { SecretBox } from "../ui/secret-box.tsx";
-import { ErrorState, LiveMessage, Skeleton } from "../ui/states.tsx";
+import { ErrorState, FormError, LiveMessage, Skeleton } from "../ui/states.tsx";
 import {
   DEFAULT_QUOTA_INPUTS,
   parseQuotas,
@@ -266,11 +266,7 @@ function CreateTenant({ onCreated }: { onCreated: (slug: string, secret: string)
             <QuotaFields values={quotas} errors={errors} onChange={(field, value) => setQuotas((current) => ({ ...current, [field]: value }))} />
           </div>
         </fieldset>
-        {errors.form ? (
-          <p className="notice bad small" role="alert">
-            {errors.form}
-          </p>
-        ) : null}
+        <FormError message={errors.form} />
         <div className="form-actions">
           <button type="submit" className="primary" disabled={create.isPending}>
             {create.isPending ? "Creating…" : "Create tenant"}
@@ -324,11 +320,7 @@ function EditQuotas({ tenant, onDone }: { tenant: TenantRow; onDone: (saved: boo
       <div className="form-grid">
         <QuotaFields values={quotas} errors={errors} onChange={(field, value) => setQuotas((current) => ({ ...current, [field]: value }))} />
       </div>
-      {errors.form ? (
-        <p className="notice bad small" role="alert">
-          {errors.form}
-        </p>
-      ) : null}
+      <FormError message={errors.form} />
       <div className="form-actions">
         <button type="submit" className="primary" disabled={save.isPending}>
           {save.isPending ? "Saving…" : "Save quotas"}

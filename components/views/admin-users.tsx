@@ -15,7 +15,7 @@ import { ConfirmButton } from "../ui/confirm-button.tsx";
 import { EditorPanel } from "../ui/editor-panel.tsx";
 import { Field } from "../ui/field.tsx";
 import { SecretBox } from "../ui/secret-box.tsx";
-import { ErrorState, LiveMessage, Skeleton } from "../ui/states.tsx";
+import { ErrorState, FormError, LiveMessage, Skeleton } from "../ui/states.tsx";
 import { Time } from "../ui/time.tsx";
 import { MIN_PASSWORD_LENGTH, validateEmail } from "../validation.ts";
 
@@ -289,11 +289,7 @@ function CreateUser({ slugs, onCreated }: { slugs: string[]; onCreated: (email: 
         <div style={{ marginTop: 12 }}>
           <TenantChecks legend={role === "admin" ? "Tenants (admins see all tenants anyway)" : "Tenants"} slugs={slugs} selected={tenantSlugs} onChange={setTenantSlugs} />
         </div>
-        {errors.form ? (
-          <p className="notice bad small" role="alert">
-            {errors.form}
-          </p>
-        ) : null}
+        <FormError message={errors.form} />
         <div className="form-actions">
           <button type="submit" className="primary" disabled={create.isPending}>
             {create.isPending ? "Creating…" : "Create user"}
@@ -339,11 +335,7 @@ function EditMemberships({
       }}
     >
       <TenantChecks legend={`Tenants of ${email}`} slugs={slugs} selected={selected} onChange={setSelected} />
-      {error ? (
-        <p className="notice bad small" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} />
       <div className="form-actions">
         <button type="submit" className="primary" disabled={save.isPending}>
           {save.isPending ? "Saving…" : "Save tenants"}
