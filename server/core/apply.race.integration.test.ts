@@ -15,6 +15,7 @@ import { seededRandom, shuffled } from "../lib/random.ts";
 
 const TRANSACTIONS = 8;
 const ITEMS = 40;
+const CONTROL_ITEMS = 400;
 
 /** Resolves every waiter once `parties` have arrived: all transactions hold their snapshot before any writes. */
 function barrier(parties: number): () => Promise<void> {
@@ -39,10 +40,10 @@ interface Round {
   otherErrors: unknown[];
 }
 
-async function runRound(seed: number, orderRows: RowOrder): Promise<Round> {
+async function runRound(seed: number, orderRows: RowOrder, items = ITEMS): Promise<Round> {
   const random = seededRandom(seed);
   const tenantId = await freshTenant();
-  const itemIds = Array.from({ length: ITEMS }, (_, i) => `item-${String(i).padStart(3, "0")}`);
+  const itemIds = Array.from({ length: items }, (_, i) => `item-${String(i).padStart(3, "0")}`);
   // Every transaction touches every item (so every pair overlaps), in its own shuffled order.
   const batches = Array.from({ length: TRANSACTIONS }, (_, t) =>
     shuffled(itemIds, random).map((itemId) => event(`t${t}-${itemId}`, random() < 0.2 ? "item.deleted" : "item.updated", itemId, 1 + Math.floor(random() * 5), { name: `t${t}` })),
@@ -80,8 +81,12 @@ describe("concurrent applyBatch", () => {
   it("control: with rows locked in the order given, the same workload deadlocks (so the test above can see one)", async () => {
     const asGiven: RowOrder = (rows) => rows;
     let deadlocks = 0;
-    for (let seed = 101; seed <= 105 && deadlocks === 0; seed++) {
-      const round = await runRound(seed, asGiven);
+    // A deadlock needs the transactions' statements to overlap in time. On a machine busy with
+    // other test files, 40-row statements could each finish before the next began (one CI run saw
+    // no deadlock in 5 rounds), so the control uses longer batches and up to 40 rounds, stopping
+    // at the first deadlock (usually in the first round).
+    for (let seed = 101; seed <= 140 && deadlocks === 0; seed++) {
+      const round = await runRound(seed, asGiven, CONTROL_ITEMS);
       expect(round.otherErrors).toEqual([]);
       deadlocks += round.deadlocks;
     }
