@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { db } from "../db.ts";
-import { AppError } from "../errors.ts";
+import { AppError, type ErrorDetail } from "../errors.ts";
 import { MIN_PASSWORD_LENGTH, hashPassword, verifyPassword } from "./password.ts";
 import { newSessionToken, userForSession } from "./session.ts";
 import { limitPasswordGuesses } from "./sign-in.ts";
@@ -23,30 +23,24 @@ export const ZChangePasswordInput = z.object({
 
 export const WRONG_CURRENT_PASSWORD = "the current password is incorrect";
 
+/** A 422 naming each bad field, for the form to show beside it. */
+function invalid(details: ErrorDetail[]): AppError {
+  return new AppError("validation_failed", details.map((detail) => `${detail.path}: ${detail.message}`).join("; "), { details });
+}
+
 /** Changes the password of the session's user; returns the new session that replaces all of theirs. */
 export async function changePassword(sessionToken: string | undefined, input: unknown): Promise<{ token: string; expiresAt: Date }> {
   const user = await userForSession(sessionToken);
   if (!user) throw new AppError("unauthorized", "sign in first");
 
   const parsed = ZChangePasswordInput.safeParse(input);
-  if (!parsed.success) {
-    const details = parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
-    throw new AppError("validation_failed", details.map((detail) => `${detail.path}: ${detail.message}`).join("; "), { details });
-  }
+  if (!parsed.success) throw invalid(parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })));
   const { currentPassword, newPassword } = parsed.data;
-  if (newPassword === currentPassword) {
-    throw new AppError("validation_failed", "newPassword: must differ from the current password", {
-      details: [{ path: "newPassword", message: "must differ from the current password" }],
-    });
-  }
+  if (newPassword === currentPassword) throw invalid([{ path: "newPassword", message: "must differ from the current password" }]);
 
   await limitPasswordGuesses(user.email);
   const { passwordHash } = await db.user.findUniqueOrThrow({ where: { id: user.id }, select: { passwordHash: true } });
-  if (!(await verifyPassword(passwordHash, currentPassword))) {
-    throw new AppError("validation_failed", `currentPassword: ${WRONG_CURRENT_PASSWORD}`, {
-      details: [{ path: "currentPassword", message: WRONG_CURRENT_PASSWORD }],
-    });
-  }
+  if (!(await verifyPassword(passwordHash, currentPassword))) throw invalid([{ path: "currentPassword", message: WRONG_CURRENT_PASSWORD }]);
 
   const newHash = await hashPassword(newPassword);
   const session = newSessionToken();

@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto";
 import { pool, sql } from "../db.ts";
 import { env } from "../env.ts";
 import { Worker } from "../worker/worker.ts";
-import { MAX_TENANTS_PER_CLAIM } from "../worker/scheduler.ts";
+import { CLAIM, MAX_TENANTS_PER_CLAIM } from "../worker/scheduler.ts";
 import { signalNewEvents } from "../worker/wake.ts";
 import { storeEvents } from "../ingest/store-events.ts";
 import { canonicalJson, sha256 } from "../lib/canonical-json.ts";
@@ -129,16 +129,10 @@ async function timeClaims(): Promise<{ ms: Float64Array; claimed: number[] }> {
     for (let i = 0; i < CLAIMS_TIMED; i++) {
       const started = performance.now();
       await client.query("BEGIN");
-      const result = await client.query("SELECT tenant_id FROM tidemark_claim($1, $2, $3, $4, $5)", [
-        env.WORKER_QUANTUM,
-        env.WORKER_MAX_BATCH,
-        env.WORKER_LEASE_MS,
-        `bench-claim-${i}`,
-        MAX_TENANTS_PER_CLAIM,
-      ]);
+      const rows = await sql(client, CLAIM, [env.WORKER_QUANTUM, env.WORKER_MAX_BATCH, env.WORKER_LEASE_MS, `bench-claim-${i}`, MAX_TENANTS_PER_CLAIM]);
       ms[i] = performance.now() - started;
       await client.query("ROLLBACK");
-      claimed.push(result.rowCount ?? 0);
+      claimed.push(rows.length);
     }
   } finally {
     client.release();

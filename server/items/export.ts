@@ -10,14 +10,10 @@
  * had, not a mix of before and after. Tombstones are included only on request.
  */
 import { pool, sql } from "../db.ts";
+import type { ItemRow } from "./browse.ts";
 
-export interface ExportedItem {
-  id: string;
-  version: number;
-  deleted: boolean;
-  name: string | null;
-  category: string | null;
-  value: number | null;
+/** An item as the browser lists it, without its update time, and with its references. */
+export interface ExportedItem extends Omit<ItemRow, "updatedAt"> {
   /** The item's references, sorted. */
   refs: string[];
 }

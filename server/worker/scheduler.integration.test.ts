@@ -9,9 +9,9 @@
  */
 import type { PoolClient } from "pg";
 import { describe, expect, it } from "vitest";
-import { pool } from "../db.ts";
+import { pool, sql } from "../db.ts";
 import { bulkPending } from "../../test/events.ts";
-import { MAX_TENANTS_PER_CLAIM } from "./scheduler.ts";
+import { CLAIM, MAX_TENANTS_PER_CLAIM } from "./scheduler.ts";
 
 const IDLE_TENANTS = 2_000;
 const WHALE_BACKLOG = 20_000;
@@ -68,11 +68,11 @@ describe("the cost of a claim", () => {
         await client.query("BEGIN");
         // The counters add up over the session until reported, so take the difference.
         const before = await counters(client);
-        const claimed = await client.query("SELECT * FROM tidemark_claim(100, 500, 30000, $1, $2)", [`cost-${call}`, MAX_TENANTS_PER_CLAIM]);
+        const claimed = await sql(client, CLAIM, [100, 500, 30_000, `cost-${call}`, MAX_TENANTS_PER_CLAIM]);
         const after = await counters(client);
         await client.query("ROLLBACK");
         reads.push({
-          claimed: claimed.rowCount ?? 0,
+          claimed: claimed.length,
           indexScans: after.indexScans - before.indexScans,
           rowsRead: after.rowsRead - before.rowsRead,
           ringRowsRead: after.ringRowsRead - before.ringRowsRead,
