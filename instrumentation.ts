@@ -3,7 +3,7 @@
 // worker, and its Node.js-only imports, out of any edge bundle.
 export async function register(): Promise<void> {
   if (process.env.NEXT_RUNTIME === "nodejs") {
-    const { startInAppWorker } = await import("./server/worker/in-app.ts");
-    await startInAppWorker();
+    const { startApp } = await import("./server/app-lifecycle.ts");
+    await startApp();
   }
 }

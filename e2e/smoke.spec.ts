@@ -1,6 +1,6 @@
 /**
  * The real Next.js server in real Chromium: the page renders and sees its
- * database, and the webhook route handlers answer as DESIGN.md's contract says.
+ * database, and the webhook route handlers answer as docs/design.md's contract says.
  */
 import { expect, signedHeaders, test } from "./fixtures.ts";
 

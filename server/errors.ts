@@ -2,10 +2,10 @@
  * One error vocabulary for HTTP and tRPC.
  *
  * Code raises AppError with a code from ErrorCodes; the edges map it with
- * toErrorResponse (route handlers) or the tRPC error formatter. Anything that
- * is not an AppError becomes a 503 when the database is unreachable and a
- * generic 500 otherwise: its message and stack go to the log, never to the
- * client.
+ * errorResponse (server/lib/http.ts, for route handlers) or toTRPCError
+ * (server/api/trpc.ts). Anything that is not an AppError becomes a 503 when
+ * the database is unreachable and a generic 500 otherwise: its message and
+ * stack go to the log, never to the client.
  */
 import { log } from "./log.ts";
 

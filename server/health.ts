@@ -8,7 +8,7 @@ import { store } from "./redis.ts";
 
 const PROBE_TIMEOUT_MS = 2_000;
 
-export interface Health {
+export interface DependencyHealth {
   ok: boolean;
   database: "up" | "down";
   store: "up" | "down" | "in-process";
@@ -26,7 +26,7 @@ async function probe(check: () => Promise<unknown>): Promise<boolean> {
   return Promise.race([result, timeout]).finally(() => clearTimeout(timer));
 }
 
-export async function checkHealth(): Promise<Health> {
+export async function checkHealth(): Promise<DependencyHealth> {
   const [database, storeUp] = await Promise.all([probe(() => pool.query("SELECT 1")), probe(() => store.ping())]);
   return {
     ok: database,

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { pool } from "../server/db.ts";
 import { itemStateOf, type ItemState } from "../server/core/model.ts";
-import type { TEventBody } from "../server/ingest/envelope.ts";
+import type { TEventBody } from "../server/core/event.ts";
 import { canonicalJson, sha256 } from "../server/lib/canonical-json.ts";
 import { storeEvents } from "../server/ingest/store-events.ts";
 

@@ -4,9 +4,9 @@ import { describe, expect, it } from "vitest";
 import { verifySignature } from "../ingest/signature.ts";
 import { BenchUsageError, defaultWarmupSeconds, parseBenchArgs } from "./args.ts";
 import { BenchStopping, Cleanup } from "./cleanup.ts";
-import { SignedRequestSource, batchPayload, eventRow, multiRowInsert, signRequest, singleEventPayload, syntheticEvent } from "./events.ts";
+import { SignedRequestSource, batchPayload, eventRow, multiRowInsert, signRequest, singleEventPayload, syntheticEvent } from "./signed-events.ts";
 import { cpuRatio, ratio, renderTable, type Measurement } from "./report.ts";
-import { LatencyRecorder, percentile } from "./stats.ts";
+import { LatencyRecorder, percentile } from "./percentiles.ts";
 import { parseEvent } from "../ingest/envelope.ts";
 import { canonicalJson, sha256 } from "../lib/canonical-json.ts";
 

@@ -20,7 +20,7 @@ import path from "node:path";
 import { parseEnv } from "../env-schema.ts";
 import { startApp, type AppServer } from "./app-server.ts";
 import { Cleanup } from "./cleanup.ts";
-import { createBenchDatabase, type BenchDatabase } from "./database.ts";
+import { createBenchDatabase, type BenchDatabase } from "./bench-database.ts";
 import { startHttpFloor, type HttpFloorServer } from "./http-floor.ts";
 import type { ModeReport } from "./report.ts";
 import type { TQuotas } from "../tenants/service.ts";

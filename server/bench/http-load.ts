@@ -19,8 +19,8 @@
 import autocannon from "autocannon";
 import { performance } from "node:perf_hooks";
 import type { CpuMeter, CpuSeconds } from "./cpu.ts";
-import type { SignedRequest } from "./events.ts";
-import { LatencyRecorder, type LatencySummary } from "./stats.ts";
+import type { SignedRequest } from "./signed-events.ts";
+import { LatencyRecorder, type LatencySummary } from "./percentiles.ts";
 
 /** Added to autocannon's own duration so that its timer never ends a phase before the drain does. */
 const DRAIN_ALLOWANCE_SECONDS = 60;

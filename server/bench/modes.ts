@@ -1,6 +1,6 @@
 /**
  * The bench modes, in the order `npm run bench` runs them when none is named.
- * Adding a mode: a module exporting a BenchMode (see ingest.ts), and one line here.
+ * Adding a mode: a module exporting a BenchMode (see mode-ingest.ts), and one line here.
  *
  * Modes are loaded only when they run: their modules read the configuration,
  * which the harness prepares first (the bench's own database, Redis prefix).
@@ -14,8 +14,8 @@ export interface ModeEntry {
 }
 
 export const MODES: readonly ModeEntry[] = [
-  { name: "ingest", summary: "webhook events/s, single and 500-event batch, against node:http, Next.js no-op and raw INSERT floors", load: async () => (await import("./ingest.ts")).ingest },
-  { name: "apply", summary: "events applied per second by the workers, against a raw multi-row upsert", load: async () => (await import("./apply.ts")).apply },
-  { name: "dashboard", summary: "the tenant page's series over 30 days of history, in-process and over HTTP", load: async () => (await import("./dashboard.ts")).dashboard },
-  { name: "fairness", summary: "small tenants' latency beside a whale's backlog (p99 ratio, Jain's index)", load: async () => (await import("./fairness.ts")).fairness },
+  { name: "ingest", summary: "webhook events/s, single and 500-event batch, against node:http, Next.js no-op and raw INSERT floors", load: async () => (await import("./mode-ingest.ts")).ingest },
+  { name: "apply", summary: "events applied per second by the workers, against a raw multi-row upsert", load: async () => (await import("./mode-apply.ts")).apply },
+  { name: "dashboard", summary: "the tenant page's series over 30 days of history, in-process and over HTTP", load: async () => (await import("./mode-dashboard.ts")).dashboard },
+  { name: "fairness", summary: "small tenants' latency beside a whale's backlog (p99 ratio, Jain's index)", load: async () => (await import("./mode-fairness.ts")).fairness },
 ];

@@ -7,7 +7,7 @@
  * printed, but the bench exits non-zero, because a benchmark of errors is
  * not a benchmark.
  */
-import type { LatencySummary } from "./stats.ts";
+import type { LatencySummary } from "./percentiles.ts";
 
 export type Unit = "req/s" | "events/s" | "rows/s" | "claims/s";
 

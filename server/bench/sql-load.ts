@@ -15,7 +15,7 @@
 import pg from "pg";
 import { performance } from "node:perf_hooks";
 import type { CpuMeter, CpuSeconds } from "./cpu.ts";
-import { LatencyRecorder, type LatencySummary } from "./stats.ts";
+import { LatencyRecorder, type LatencySummary } from "./percentiles.ts";
 
 export interface Statement {
   /** When set, prepared once per connection under this name (pg's named statements) and then only bound and executed. */

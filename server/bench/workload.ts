@@ -5,7 +5,7 @@
  * as they do from real senders). Stored through the ingestion path itself
  * (storeEvents), so the inbox rows are exactly what the webhooks would store.
  */
-import type { TEventBody } from "../ingest/envelope.ts";
+import type { TEventBody } from "../core/event.ts";
 import { storeEvents } from "../ingest/store-events.ts";
 import { canonicalJson, sha256 } from "../lib/canonical-json.ts";
 import { seededRandom, shuffled } from "../lib/random.ts";

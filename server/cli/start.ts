@@ -23,7 +23,7 @@ const say = (line: string) => process.stdout.write(`tidemark: ${line}\n`);
 
 // Next.js telemetry would only try to reach a server this machine may not reach.
 process.env.NEXT_TELEMETRY_DISABLED ??= "1";
-// Signals go to server/worker/in-app.ts, which stops the worker before exiting.
+// Signals go to server/app-lifecycle.ts, which stops the worker before exiting.
 process.env.NEXT_MANUAL_SIG_HANDLE = "1";
 
 const boot = await bootstrap({ announce: say }).catch((error: Error) => fail(error.message));

@@ -1,5 +1,5 @@
 /**
- * `npm run tidemark -- <command>`: the admin CLI of DESIGN.md.
+ * `npm run tidemark -- <command>`: the admin CLI of docs/design.md.
  *
  * A thin edge: parse the flags, validate them with the server's own schemas,
  * call one server function, print. Results go to stdout as JSON, one object

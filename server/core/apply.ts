@@ -2,7 +2,7 @@
  * applyBatch: turns a batch of stored events (of one tenant or several) into
  * item state, inside the caller's transaction.
  *
- * Guarantees (DESIGN.md, "Event semantics"):
+ * Guarantees (docs/design.md, "Event semantics"):
  * - Last writer wins by (version, type rank, event id); the comparison and
  *   the write are one UPDATE … WHERE (old) < (new) done by the database, so
  *   the outcome never depends on a value read earlier by the application.
@@ -17,7 +17,7 @@
  *   runs concurrently with another.
  */
 import { sql, statement, type Tx } from "../db.ts";
-import { ZEventBody } from "../ingest/envelope.ts";
+import { ZEventBody, type ApplyOutcome } from "./event.ts";
 import { lockSteps } from "./lock-order.ts";
 import { comparePrecedence, isSameChange, itemStateOf, type ItemState } from "./model.ts";
 
@@ -30,8 +30,6 @@ export interface InboxEvent {
   payload: unknown;
 }
 
-export type ApplyOutcome = "applied" | "stale" | "duplicate" | "rejected";
-
 export interface EventResult {
   id: number;
   outcome: ApplyOutcome;
@@ -39,12 +37,12 @@ export interface EventResult {
 }
 
 /** One item write: the state the batch's winning event gives the item. */
-export interface ItemRow extends ItemState {
+export interface ItemWrite extends ItemState {
   tenantId: number;
 }
 
 /** Puts rows in the order their locks are taken. Production sorts by key; only tests pass anything else. */
-export type RowOrder = (rows: ItemRow[]) => ItemRow[];
+export type RowOrder = (rows: ItemWrite[]) => ItemWrite[];
 
 /** Ascending (tenant, item id), item ids by code point: PostgreSQL's order for the "C" collation of the key. */
 export const sortByKey: RowOrder = (rows) =>
@@ -108,7 +106,7 @@ SELECT r.tenant_id, r.item_id, r.ref_id FROM unnest($1::int[], $2::text[], $3::t
  ORDER BY r.tenant_id, r.item_id COLLATE "C", r.ref_id COLLATE "C"`,
 );
 
-function itemColumns(rows: ItemRow[]): unknown[] {
+function itemColumns(rows: ItemWrite[]): unknown[] {
   return [
     rows.map((row) => row.tenantId),
     rows.map((row) => row.itemId),
@@ -145,71 +143,105 @@ export async function applyBatch(tx: Tx, events: readonly InboxEvent[]): Promise
  */
 export async function applyBatchWithRowOrder(tx: Tx, events: readonly InboxEvent[], orderRows: RowOrder): Promise<EventResult[]> {
   const results = new Map<number, EventResult>();
-  const candidates: { id: number; row: ItemRow }[] = [];
+  const record = (id: number, outcome: ApplyOutcome, error: string | null = null) => results.set(id, { id, outcome, error });
+
+  const candidates = parseCandidates(events, record);
+  const winners = batchWinners(candidates, record);
+  const rows = orderRows([...winners.values()].map((winner) => winner.row));
+  if (rows.length > 0) {
+    const locks = lockSteps(tx);
+    locks.enter("items");
+    const { written, inserted, outcomes } = await writeItems(tx, rows);
+    for (const row of rows) {
+      const key = keyOf(row.tenantId, row.itemId);
+      record((winners.get(key) as Candidate).id, outcomes.get(key) as ApplyOutcome);
+    }
+    // An item's refs follow the item: replaced whenever the item was written.
+    const changed = rows.filter((row) => written.has(keyOf(row.tenantId, row.itemId)));
+    if (changed.length > 0) {
+      locks.enter("item_refs");
+      await replaceRefs(tx, changed, inserted);
+    }
+  }
+  return events.map((event) => results.get(event.id) as EventResult);
+}
+
+interface Candidate {
+  id: number;
+  row: ItemWrite;
+}
+
+type RecordOutcome = (id: number, outcome: ApplyOutcome, error?: string | null) => void;
+
+/** The events whose stored payload is a valid event; the others are recorded as rejected, with why. */
+function parseCandidates(events: readonly InboxEvent[], record: RecordOutcome): Candidate[] {
+  const candidates: Candidate[] = [];
   for (const event of events) {
     const parsed = ZEventBody.safeParse(event.payload);
     if (!parsed.success) {
-      const error = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(body)"}: ${issue.message}`).join("; ");
-      results.set(event.id, { id: event.id, outcome: "rejected", error });
+      record(event.id, "rejected", parsed.error.issues.map((issue) => `${issue.path.join(".") || "(body)"}: ${issue.message}`).join("; "));
     } else {
       candidates.push({ id: event.id, row: { tenantId: event.tenantId, ...itemStateOf(event.eventId, parsed.data) } });
     }
   }
+  return candidates;
+}
 
-  // One write per item: the batch's own winner. The others lost inside the batch.
-  const winners = new Map<string, { id: number; row: ItemRow }>();
+/** One write per item: the batch's own winner, by key. The others lost inside the batch and are recorded here. */
+function batchWinners(candidates: readonly Candidate[], record: RecordOutcome): Map<string, Candidate> {
+  const winners = new Map<string, Candidate>();
   for (const candidate of candidates) {
     const key = keyOf(candidate.row.tenantId, candidate.row.itemId);
     const current = winners.get(key);
     if (!current || comparePrecedence(candidate.row, current.row) > 0) winners.set(key, candidate);
   }
   for (const candidate of candidates) {
-    const winner = winners.get(keyOf(candidate.row.tenantId, candidate.row.itemId)) as { id: number; row: ItemRow };
-    if (winner.id === candidate.id) continue;
-    const outcome = isSameChange(candidate.row, winner.row) ? "duplicate" : "stale";
-    results.set(candidate.id, { id: candidate.id, outcome, error: null });
+    const winner = winners.get(keyOf(candidate.row.tenantId, candidate.row.itemId)) as Candidate;
+    if (winner.id !== candidate.id) record(candidate.id, isSameChange(candidate.row, winner.row) ? "duplicate" : "stale");
   }
+  return winners;
+}
 
-  const rows = orderRows([...winners.values()].map((winner) => winner.row));
-  if (rows.length > 0) {
-    const locks = lockSteps(tx);
-    locks.enter("items");
-    const insertedRows = await sql<{ tenant_id: number; item_id: string }>(tx, INSERT_OR_LOCK_ITEMS, itemColumns(rows));
-    const inserted = new Set(insertedRows.map((row) => keyOf(row.tenant_id, row.item_id)));
-    const existing = rows.filter((row) => !inserted.has(keyOf(row.tenantId, row.itemId)));
+/**
+ * Writes each row if it beats the item's stored state, in the rows' order:
+ * new items are inserted, existing ones locked, then updated where newer.
+ * Returns, by key, which rows were written, which were new, and each row's outcome.
+ */
+async function writeItems(
+  tx: Tx,
+  rows: ItemWrite[],
+): Promise<{ written: Set<string>; inserted: Set<string>; outcomes: Map<string, ApplyOutcome> }> {
+  const insertedRows = await sql<{ tenant_id: number; item_id: string }>(tx, INSERT_OR_LOCK_ITEMS, itemColumns(rows));
+  const inserted = new Set(insertedRows.map((row) => keyOf(row.tenant_id, row.item_id)));
+  const existing = rows.filter((row) => !inserted.has(keyOf(row.tenantId, row.itemId)));
 
-    const preImages = new Map<string, PreImage>();
-    const written = new Set<string>(inserted);
-    if (existing.length > 0) {
-      for (const row of await sql<PreImage>(tx, WRITE_IF_NEWER, itemColumns(existing))) {
-        const key = keyOf(row.tenant_id, row.item_id);
-        preImages.set(key, row);
-        if (row.written) written.add(key);
-      }
-    }
-
-    for (const row of rows) {
-      const key = keyOf(row.tenantId, row.itemId);
-      const winner = winners.get(key) as { id: number };
-      const before = preImages.get(key);
-      const sameAsBefore =
-        before !== undefined && isSameChange(row, { version: before.version, typeRank: before.type_rank, contentHash: Buffer.from(before.content_hash, "hex") });
-      const outcome = sameAsBefore ? "duplicate" : written.has(key) ? "applied" : "stale";
-      results.set(winner.id, { id: winner.id, outcome, error: null });
-    }
-
-    // An item's refs follow the item: replaced whenever the item was written.
-    const changed = rows.filter((row) => written.has(keyOf(row.tenantId, row.itemId)));
-    if (changed.length > 0) {
-      locks.enter("item_refs");
-      const replaced = changed.filter((row) => !inserted.has(keyOf(row.tenantId, row.itemId)));
-      if (replaced.length > 0) await sql(tx, DELETE_REFS, [replaced.map((row) => row.tenantId), replaced.map((row) => row.itemId)]);
-      const refs = changed.flatMap((row) => row.refs.map((ref) => ({ tenantId: row.tenantId, itemId: row.itemId, ref })));
-      if (refs.length > 0) {
-        await sql(tx, INSERT_REFS, [refs.map((r) => r.tenantId), refs.map((r) => r.itemId), refs.map((r) => r.ref)]);
-      }
+  const preImages = new Map<string, PreImage>();
+  const written = new Set<string>(inserted);
+  if (existing.length > 0) {
+    for (const row of await sql<PreImage>(tx, WRITE_IF_NEWER, itemColumns(existing))) {
+      const key = keyOf(row.tenant_id, row.item_id);
+      preImages.set(key, row);
+      if (row.written) written.add(key);
     }
   }
 
-  return events.map((event) => results.get(event.id) as EventResult);
+  const outcomes = new Map<string, ApplyOutcome>();
+  for (const row of rows) {
+    const key = keyOf(row.tenantId, row.itemId);
+    const before = preImages.get(key);
+    const sameAsBefore =
+      before !== undefined && isSameChange(row, { version: before.version, typeRank: before.type_rank, contentHash: Buffer.from(before.content_hash, "hex") });
+    outcomes.set(key, sameAsBefore ? "duplicate" : written.has(key) ? "applied" : "stale");
+  }
+  return { written, inserted, outcomes };
+}
+
+/** Replaces the refs of the written rows (a new item has none to delete). */
+async function replaceRefs(tx: Tx, changed: readonly ItemWrite[], inserted: ReadonlySet<string>): Promise<void> {
+  const replaced = changed.filter((row) => !inserted.has(keyOf(row.tenantId, row.itemId)));
+  if (replaced.length > 0) await sql(tx, DELETE_REFS, [replaced.map((row) => row.tenantId), replaced.map((row) => row.itemId)]);
+  const refs = changed.flatMap((row) => row.refs.map((ref) => ({ tenantId: row.tenantId, itemId: row.itemId, ref })));
+  if (refs.length > 0) {
+    await sql(tx, INSERT_REFS, [refs.map((r) => r.tenantId), refs.map((r) => r.itemId), refs.map((r) => r.ref)]);
+  }
 }

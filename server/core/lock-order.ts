@@ -38,12 +38,3 @@ export function lockSteps(tx: Tx): LockSteps {
     },
   };
 }
-
-/** Row order inside a table: ascending by key, compared as PostgreSQL's "C" collation does (code points). */
-export function byKey<T>(key: (row: T) => string): (a: T, b: T) => number {
-  return (a, b) => {
-    const ka = key(a);
-    const kb = key(b);
-    return ka < kb ? -1 : ka > kb ? 1 : 0;
-  };
-}

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { TEventBody } from "../ingest/envelope.ts";
+import type { TEventBody } from "./event.ts";
 import { comparePrecedence, itemStateOf, modelState } from "./model.ts";
 
 const body = (type: TEventBody["type"], version: number, name = "n"): TEventBody =>

@@ -1,5 +1,5 @@
 /**
- * The event semantics of DESIGN.md as pure functions: the specification that
+ * The event semantics of docs/design.md as pure functions: the specification that
  * applyBatch implements in SQL and that the property tests check it against.
  *
  * An item's state is a function of the *set* of its events: the event with
@@ -9,7 +9,7 @@
  * of the same events gives the same state.
  */
 import { canonicalJson, sha256 } from "../lib/canonical-json.ts";
-import type { EventType, TEventBody } from "../ingest/envelope.ts";
+import type { EventType, TEventBody } from "./event.ts";
 
 export const TYPE_RANK: Record<EventType, 1 | 2 | 3> = { "item.created": 1, "item.updated": 2, "item.deleted": 3 };
 

@@ -1,5 +1,5 @@
 /**
- * The batch endpoint of DESIGN.md over real HTTP: one result per event in
+ * The batch endpoint of docs/design.md over real HTTP: one result per event in
  * input order, one bad event does not sink the rest, the answer's status,
  * the 1,000-event and 4 MiB bounds, and the rate-limit cost of a batch. Each
  * test also checks what was stored: exactly the accepted events.

@@ -1,7 +1,7 @@
 /**
  * Envelope validation and the payload hash, without I/O: the hash depends on
  * the event's content only (not key order, spacing or unknown keys), refs are
- * de-duplicated before hashing, and each bound of DESIGN.md is enforced with
+ * de-duplicated before hashing, and each bound of docs/design.md is enforced with
  * a detail naming the field.
  */
 import { describe, expect, it } from "vitest";

@@ -9,7 +9,7 @@
  * (never an event: these answers stored nothing), and a flush that fails is
  * retried with the counts kept.
  */
-import { recordWebhookAnswers, type WebhookAnswer, type WebhookAnswerCount } from "../core/rollups.ts";
+import { recordWebhookAnswers, type WebhookAnswer, type WebhookAnswerCount } from "../stats/rollups.ts";
 import { transaction } from "../db.ts";
 import { log, throttledLogger } from "../log.ts";
 

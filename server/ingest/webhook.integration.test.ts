@@ -1,5 +1,5 @@
 /**
- * The webhook contract of DESIGN.md, row by row, over real HTTP against the
+ * The webhook contract of docs/design.md, row by row, over real HTTP against the
  * real route handlers, PostgreSQL and Redis. Each status has its own test,
  * and each checks what was stored: nothing, except for accepted events.
  */

@@ -1,5 +1,5 @@
 /**
- * The webhook endpoints of DESIGN.md, independent of Next.js: a Request in,
+ * The webhook endpoints of docs/design.md, independent of Next.js: a Request in,
  * a Response out. Route handlers in app/api/webhooks call these and nothing else.
  *
  * Order of checks, cheapest and least trusting first: media type, headers,
@@ -12,14 +12,15 @@ import { AppError, ErrorCodes } from "../errors.ts";
 import { env } from "../env.ts";
 import { errorResponse, jsonResponse } from "../lib/http.ts";
 import { metrics } from "../metrics.ts";
-import { readBodyWithLimit, parseJson, requireJsonContentType } from "./body.ts";
-import { ZBatchBody, ZEventId, invalidEvent, parseEvent, zodDetails, type ValidEvent } from "./envelope.ts";
+import { readBodyWithLimit, parseJson, requireJsonContentType } from "../lib/body.ts";
+import { ZBatchBody, invalidEvent, parseEvent, zodDetails, type ValidEvent } from "./envelope.ts";
+import { ZEventId } from "../core/event.ts";
 import { admit } from "./rate-limit.ts";
 import { verifySignature } from "./signature.ts";
 import { storeEvents, type StoreOutcome } from "./store-events.ts";
 import { findIngestTenant, liveSecrets, revalidateIngestTenant, type IngestTenant } from "./tenant-lookup.ts";
-import { signalNewEvents } from "../worker/wake.ts";
-import type { WebhookAnswer } from "../core/rollups.ts";
+import { signalNewEvents } from "../lib/wake.ts";
+import type { WebhookAnswer } from "../stats/rollups.ts";
 import { countWebhookAnswer } from "./webhook-answers.ts";
 
 interface Authenticated {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { pool } from "../db.ts";
-import { binOf, binValue } from "../core/latency-sketch.ts";
+import { binOf, binValue } from "./latency-sketch.ts";
 import { createTestTenant } from "../../test/webhooks.ts";
 import { getOverview } from "./overview.ts";
 

@@ -5,10 +5,11 @@
  * each reading rollups or the small partial indexes of the inbox.
  */
 import { pool, sql } from "../db.ts";
-import { quantile } from "../core/latency-sketch.ts";
+import { quantile } from "./latency-sketch.ts";
 import { getBacklogs } from "./backlog.ts";
+import { processedSql } from "./rollups.ts";
 
-export type Health = "ok" | "idle" | "warn" | "bad";
+export type HealthVerdict = "ok" | "idle" | "warn" | "bad";
 
 export interface TenantOverview {
   tenantId: number;
@@ -19,7 +20,7 @@ export interface TenantOverview {
   oldestPendingAgeMs: number | null;
   p95Ms: number | null;
   rateLimitedLastHour: number;
-  health: Health;
+  health: HealthVerdict;
   /** Why the verdict is what it is, for the badge's tooltip. */
   healthReason: string;
 }
@@ -30,7 +31,7 @@ const LATENCY_WINDOW_MINUTES = 15;
 const SLOW_BACKLOG_MS = 30_000;
 
 export function judgeHealth(o: Pick<TenantOverview, "pending" | "dead" | "oldestPendingAgeMs" | "rateLimitedLastHour" | "throughput">): {
-  health: Health;
+  health: HealthVerdict;
   reason: string;
 } {
   const age = o.oldestPendingAgeMs ?? 0;
@@ -52,7 +53,7 @@ export async function getOverview(tenantIds: number[]): Promise<Map<number, Tena
     sql<{ tenant_id: number; t: number; processed: number; rate_limited: number }>(
       pool,
       `SELECT tenant_id, (extract(epoch FROM bucket) * 1000)::float8 AS t,
-              (applied + stale + duplicate + rejected + dead)::float8 AS processed, rate_limited::float8 AS rate_limited
+              (${processedSql()})::float8 AS processed, rate_limited::float8 AS rate_limited
          FROM rollup_counts
         WHERE tenant_id = ANY($1) AND resolution = 60 AND bucket >= $2`,
       [tenantIds, new Date(sparkFrom)],
@@ -87,27 +88,6 @@ export async function getOverview(tenantIds: number[]): Promise<Map<number, Tena
     result.set(tenantId, { tenantId, ...base, p95Ms: quantile(tenantBins, 0.95), health, healthReason: reason });
   }
   return result;
-}
-
-/** Each tenant's share of processed events in a range, beside its share of the weights. */
-export async function getFairness(tenantIds: number[], from: Date, to: Date) {
-  const rows = await sql<{ tenant_id: number; slug: string; weight: number; processed: number }>(
-    pool,
-    `SELECT t.id AS tenant_id, t.slug, t.weight,
-            coalesce((SELECT sum(applied + stale + duplicate + rejected + dead) FROM rollup_counts r
-                       WHERE r.tenant_id = t.id AND r.resolution = 60 AND r.bucket >= $2 AND r.bucket < $3), 0)::float8 AS processed
-       FROM tenants t WHERE t.id = ANY($1) ORDER BY t.slug`,
-    [tenantIds, from, to],
-  );
-  const totalProcessed = rows.reduce((sum, row) => sum + row.processed, 0);
-  const totalWeight = rows.reduce((sum, row) => sum + row.weight, 0);
-  return rows.map((row) => ({
-    slug: row.slug,
-    weight: row.weight,
-    processed: row.processed,
-    share: totalProcessed === 0 ? 0 : row.processed / totalProcessed,
-    weightShare: totalWeight === 0 ? 0 : row.weight / totalWeight,
-  }));
 }
 
 function groupBy<T, K>(rows: readonly T[], key: (row: T) => K): Map<K, T[]> {

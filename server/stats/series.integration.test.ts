@@ -10,7 +10,7 @@ import { pool } from "../db.ts";
 import { event, storeInInbox, type TestEvent } from "../../test/events.ts";
 import { createTestTenant } from "../../test/webhooks.ts";
 import { processAll } from "../../test/worker.ts";
-import { sampleBacklogs } from "../worker/backlog-sampler.ts";
+import { sampleBacklogs } from "./backlog-sampler.ts";
 import { chooseBucket } from "./series.ts";
 
 const admin = createCaller(createContextInner({ user: { id: 0, email: "admin@test.example", role: "admin", tenantIds: [] } }));

@@ -11,8 +11,8 @@
  */
 import { z } from "zod";
 import { pool, sql } from "../db.ts";
-import { quantile, type Bins } from "../core/latency-sketch.ts";
-import { ROLLUP_COUNTERS, type RollupCounter } from "../core/rollups.ts";
+import { quantile, type Bins } from "./latency-sketch.ts";
+import { ROLLUP_COUNTERS, type RollupCounter } from "./rollups.ts";
 
 export const BUCKETS = { "1m": 60, "5m": 300, "1h": 3_600, "1d": 86_400 } as const;
 export type BucketName = keyof typeof BUCKETS;

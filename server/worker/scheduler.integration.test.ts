@@ -11,7 +11,8 @@ import type { PoolClient } from "pg";
 import { describe, expect, it } from "vitest";
 import { pool, sql } from "../db.ts";
 import { bulkPending } from "../../test/events.ts";
-import { CLAIM, MAX_TENANTS_PER_CLAIM } from "./scheduler.ts";
+import { CLAIM } from "./inbox.ts";
+import { MAX_TENANTS_PER_CLAIM } from "./scheduler.ts";
 
 const IDLE_TENANTS = 2_000;
 const WHALE_BACKLOG = 20_000;

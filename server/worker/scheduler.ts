@@ -28,7 +28,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { pool, sql, statement, transaction } from "../db.ts";
+import { sql, transaction } from "../db.ts";
+import { claimEvents } from "./inbox.ts";
 
 export interface SchedulerSettings {
   /** Events per turn for a weight-1 tenant. */
@@ -50,13 +51,6 @@ export interface Claim {
 /** Most tenant visits one claim may group (see tidemark_claim). */
 export const MAX_TENANTS_PER_CLAIM = 64;
 
-/**
- * The claim: the DRR walk runs in the database as one function (see the
- * header), one round trip. Parameters: quantum, max batch, lease ms, claim
- * id, max tenants. Exported for the bench, which times it rolled back.
- */
-export const CLAIM = statement("claim", "SELECT tenant_id, event_id FROM tidemark_claim($1, $2, $3, $4, $5)");
-
 /** Tenants without a scheduler row (created by hand, or before the scheduler existed) get one. */
 export async function ensureSchedulerRows(): Promise<void> {
   await transaction((tx) => sql(tx, "INSERT INTO scheduler_state (tenant_id) SELECT id FROM tenants ON CONFLICT (tenant_id) DO NOTHING"));
@@ -71,17 +65,8 @@ export function newClaimId(): string {
 /** Claims the next fair batch, or returns null when no tenant has claimable work. */
 export async function claimNext(settings: SchedulerSettings): Promise<Claim | null> {
   const claimId = newClaimId();
-  // One statement, its own transaction: the claim lock is taken and released inside the server
-  // (the statement commits as it ends), never held while the server waits on this process, so
-  // a paused or cut-off worker cannot stop the others from claiming. Inside tidemark_claim the
-  // locks are taken claim lock → scheduler_state → events (lock-order.ts).
-  const rows = await sql<{ tenant_id: number; event_id: number }>(pool, CLAIM, [
-    settings.quantum,
-    settings.maxBatch,
-    settings.leaseMs,
-    claimId,
-    MAX_TENANTS_PER_CLAIM,
-  ]);
+  // Inside tidemark_claim the locks are taken claim lock → scheduler_state → events (lock-order.ts).
+  const rows = await claimEvents({ ...settings, maxTenants: MAX_TENANTS_PER_CLAIM }, claimId);
   if (rows.length === 0) return null;
   return { claimId, tenantIds: [...new Set(rows.map((row) => row.tenant_id))], eventIds: rows.map((row) => row.event_id) };
 }

@@ -13,10 +13,10 @@ import { env } from "../env.ts";
 import { fullJitterBackoff, type Random } from "../lib/jitter.ts";
 import { log, throttledLogger } from "../log.ts";
 import { giveBack, processClaim } from "./process.ts";
-import { sampleBacklogs } from "./backlog-sampler.ts";
+import { sampleBacklogs } from "../stats/backlog-sampler.ts";
 import { reapExpiredLeases } from "./reaper.ts";
 import { claimNext, ensureSchedulerRows, type Claim, type SchedulerSettings } from "./scheduler.ts";
-import { onNewEvents } from "./wake.ts";
+import { onNewEvents } from "../lib/wake.ts";
 
 export interface WorkerOptions extends SchedulerSettings {
   concurrency: number;

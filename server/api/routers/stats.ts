@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { db } from "../../db.ts";
-import { getFairness } from "../../stats/overview.ts";
+import { getFairness } from "../../stats/fairness.ts";
 import { getSeries, MAX_RANGE_MS, ZSeriesRange } from "../../stats/series.ts";
 import { getBacklog } from "../../stats/backlog.ts";
 import { protectedProcedure, router, tenantProcedure } from "../trpc.ts";

@@ -2,7 +2,7 @@
 import { changePassword } from "@/server/auth/change-password.ts";
 import { assertSameOrigin, isHttps } from "@/server/auth/request.ts";
 import { SESSION_COOKIE, readCookie, sessionCookie } from "@/server/auth/session.ts";
-import { readBodyWithLimit, parseJson, requireJsonContentType } from "@/server/ingest/body.ts";
+import { readBodyWithLimit, parseJson, requireJsonContentType } from "@/server/lib/body.ts";
 import { errorResponse, jsonResponse } from "@/server/lib/http.ts";
 
 export const dynamic = "force-dynamic";

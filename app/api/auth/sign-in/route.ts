@@ -2,7 +2,7 @@
 import { assertSameOrigin, clientIp, isHttps } from "@/server/auth/request.ts";
 import { sessionCookie } from "@/server/auth/session.ts";
 import { signIn } from "@/server/auth/sign-in.ts";
-import { readBodyWithLimit, parseJson, requireJsonContentType } from "@/server/ingest/body.ts";
+import { readBodyWithLimit, parseJson, requireJsonContentType } from "@/server/lib/body.ts";
 import { errorResponse, jsonResponse } from "@/server/lib/http.ts";
 
 export const dynamic = "force-dynamic";

@@ -1,4 +1,4 @@
-// POST one signed event. The contract is in DESIGN.md; the work is in server/ingest.
+// POST one signed event. The contract is in docs/design.md; the work is in server/ingest.
 import { handleWebhook } from "@/server/ingest/webhook.ts";
 
 export const dynamic = "force-dynamic";

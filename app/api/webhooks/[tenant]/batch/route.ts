@@ -1,4 +1,4 @@
-// POST up to 1,000 signed events at once. The contract is in DESIGN.md; the work is in server/ingest.
+// POST up to 1,000 signed events at once. The contract is in docs/design.md; the work is in server/ingest.
 import { handleBatchWebhook } from "@/server/ingest/webhook.ts";
 
 export const dynamic = "force-dynamic";

@@ -17,7 +17,7 @@ import { getSeries } from "../stats/series.ts";
 import type { BenchMode } from "./harness.ts";
 import { ModeRun } from "./mode-run.ts";
 import { formatCount as n, type Measurement } from "./report.ts";
-import { LatencyRecorder } from "./stats.ts";
+import { LatencyRecorder } from "./percentiles.ts";
 
 const DAYS = 30;
 const EVENTS = 1_000_000;

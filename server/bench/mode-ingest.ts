@@ -23,7 +23,7 @@ import { parseEnv } from "../env-schema.ts";
 import { generateSecret } from "../ingest/signature.ts";
 import type { AppServer } from "./app-server.ts";
 import { CpuMeter } from "./cpu.ts";
-import { SignedRequestSource, batchPayload, eventRow, multiRowInsert, signRequest, singleEventPayload, syntheticEvent } from "./events.ts";
+import { SignedRequestSource, batchPayload, eventRow, multiRowInsert, signRequest, singleEventPayload, syntheticEvent } from "./signed-events.ts";
 import type { BenchContext, BenchMode, BenchTenant } from "./harness.ts";
 import type { FixedRequest } from "./http-load.ts";
 import { ModeRun } from "./mode-run.ts";

@@ -10,13 +10,11 @@
  * are written in ascending key order (rollup_counts, then rollup_latency).
  */
 import { sql, statement, type Tx } from "../db.ts";
-import type { EventType } from "../ingest/envelope.ts";
+import { OUTCOMES, type EventType, type Outcome } from "../core/event.ts";
 import { addToBins, type Bins } from "./latency-sketch.ts";
-import { lockSteps } from "./lock-order.ts";
+import { lockSteps } from "../core/lock-order.ts";
 
 export const ROLLUP_RESOLUTIONS = [60, 3_600] as const;
-
-export type Outcome = "applied" | "stale" | "duplicate" | "rejected" | "dead";
 
 export interface ProcessedEvent {
   tenantId: number;
@@ -49,6 +47,15 @@ export const ROLLUP_COUNTERS = {
 } as const;
 
 export type RollupCounter = keyof typeof ROLLUP_COUNTERS;
+
+/**
+ * SQL for the number of events that reached an outcome in a rollup row (or,
+ * under sum(), in many): the sum of the outcome counters, derived from the
+ * one outcome list. `alias` qualifies the columns ("r" gives r.applied + …).
+ */
+export function processedSql(alias?: string): string {
+  return OUTCOMES.map((outcome) => (alias ? `${alias}.${ROLLUP_COUNTERS[outcome]}` : ROLLUP_COUNTERS[outcome])).join(" + ");
+}
 type Counts = Record<RollupCounter, number>;
 const COUNTER_NAMES = Object.keys(ROLLUP_COUNTERS) as RollupCounter[];
 

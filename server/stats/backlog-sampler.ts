@@ -5,7 +5,7 @@
  * one row per tenant per minute, and none has to be elected.
  */
 import { pool, sql } from "../db.ts";
-import { BACKLOGS } from "../stats/backlog.ts";
+import { BACKLOGS } from "./backlog.ts";
 
 const SAMPLE = `
 INSERT INTO backlog_samples (tenant_id, minute, pending, processing, dead, oldest_pending_age_ms)

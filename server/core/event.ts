@@ -1,0 +1,60 @@
+/**
+ * The event contract (docs/design.md, "Events"): what an event is, whoever
+ * delivers it (a webhook, a batch, the pull collector) and whoever applies it.
+ *
+ * Everything that can pass these schemas can be stored and applied: a value
+ * PostgreSQL cannot hold (NUL in text) fails here, as a validation error
+ * naming the field, never later as a failed insert. The core, the ingestion
+ * edge and the workers all take their types from this module, so there is
+ * one definition of an event and of its outcomes.
+ */
+import { z } from "zod";
+
+export const EVENT_TYPES = ["item.created", "item.updated", "item.deleted"] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * Every outcome an event can end with, in the order the dashboard lists
+ * them. Each stored event ends with exactly one.
+ */
+export const OUTCOMES = ["applied", "stale", "duplicate", "rejected", "dead"] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+/** The outcomes applying an event can give; `dead` is given by the failure policy instead. */
+export type ApplyOutcome = Exclude<Outcome, "dead">;
+
+/** Event and item ids: 1–255 visible characters, no whitespace. */
+export const ZEventId = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, "must be 1–255 visible ASCII characters without spaces");
+const ZItemId = ZEventId;
+const ZVersion = z.number().int("must be an integer").positive("must be a positive integer").max(Number.MAX_SAFE_INTEGER);
+const ZTimestamp = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time with a zone, e.g. 2026-11-27T10:00:00Z" });
+
+/** PostgreSQL text and jsonb cannot hold U+0000; refusing it here makes it a 422, not a failed insert. */
+const ZText = (max: number) => z.string().max(max).refine((text) => !text.includes("\u0000"), "must not contain the NUL character (U+0000)");
+
+/** An item's full state at a version: the `data` of a created or updated event. */
+export const ZItemState = z.object({
+  id: ZItemId,
+  version: ZVersion,
+  name: ZText(1_000).nullable().optional(),
+  category: ZText(255).nullable().optional(),
+  value: z.number().nullable().optional(),
+  refs: z
+    .array(ZItemId)
+    .max(1_000)
+    .optional()
+    .transform((refs) => (refs === undefined ? undefined : [...new Set(refs)])),
+});
+
+const ZDeletedItem = z.object({ id: ZItemId, version: ZVersion });
+
+/** An event as stored and applied: {type, timestamp, data}. */
+export const ZEventBody = z.discriminatedUnion(
+  "type",
+  [
+    z.object({ type: z.literal("item.created"), timestamp: ZTimestamp, data: ZItemState }),
+    z.object({ type: z.literal("item.updated"), timestamp: ZTimestamp, data: ZItemState }),
+    z.object({ type: z.literal("item.deleted"), timestamp: ZTimestamp, data: ZDeletedItem }),
+  ],
+  { error: () => `type must be one of ${EVENT_TYPES.join(", ")}` },
+);
+export type TEventBody = z.infer<typeof ZEventBody>;
