@@ -37,7 +37,7 @@ export function route(method: string, path: string, handler: RouteHandler): Rout
 }
 
 export async function serve(routes: Route[]): Promise<TestServer> {
-  const server = http.createServer(async (req, res) => {
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://test.local");
     const match = routes
       .map((candidate) => ({ candidate, found: candidate.method === req.method ? candidate.pattern.exec(url.pathname) : null }))
@@ -71,6 +71,13 @@ export async function serve(routes: Route[]): Promise<TestServer> {
     } catch (error) {
       res.writeHead(599).end(String(error));
     }
+  };
+  // Anything thrown outside the try above (a malformed path's percent-encoding) is still an answer, never an unhandled rejection.
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(599);
+      res.end(String(error));
+    });
   });
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

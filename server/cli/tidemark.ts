@@ -228,7 +228,7 @@ const COMMANDS: Record<string, Command> = {
       const tenantId = await tenantIdOf(text(values, "tenant"));
       for (let afterId = 0; ; ) {
         const page = await listDead(tenantId, { afterId, limit: 1_000 });
-        for (const { id, ...event } of page) await emit(event);
+        for (const { id: _id, ...event } of page) await emit(event);
         if (page.length < 1_000) return;
         afterId = (page[page.length - 1] as { id: number }).id;
       }

@@ -4,13 +4,14 @@
  * constant-time path (every well-formed entry is compared with every secret's
  * MAC, wherever a match is; observed by counting comparisons, not by timing).
  */
+import type * as crypto from "node:crypto";
 import { timingSafeEqual } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AppError } from "../errors.ts";
 import { generateSecret, sign, TIMESTAMP_TOLERANCE_SECONDS, verifySignature, type SignedRequest } from "./signature.ts";
 
 vi.mock("node:crypto", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("node:crypto")>();
+  const actual = await importOriginal<typeof crypto>();
   return { ...actual, timingSafeEqual: vi.fn(actual.timingSafeEqual) };
 });
 afterEach(() => {

@@ -3,7 +3,7 @@
  * to HTTP: AppErrors keep their status and code, a database outage becomes
  * 503 with Retry-After, anything else a bare 500. No stack reaches a client.
  */
-import { AppError, errorBody, toAppError } from "../errors.ts";
+import { type AppError, errorBody, toAppError } from "../errors.ts";
 import { retryAfterSeconds } from "./jitter.ts";
 
 /** How soon a client may retry after a 503: a few seconds, jittered. */
