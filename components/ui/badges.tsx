@@ -1,7 +1,6 @@
 // Small status words with colour; the colour never carries the meaning alone.
 import type { ReactNode } from "react";
-
-export type Health = "ok" | "idle" | "warn" | "bad";
+import type { Health } from "@/server/stats/overview.ts";
 
 const HEALTH_LABEL: Record<Health, string> = { ok: "Healthy", idle: "Idle", warn: "Warning", bad: "Unhealthy" };
 
