@@ -3,6 +3,7 @@
  * locale. Only client components call these, after data arrived, so the
  * server's locale and time zone never leak into hydrated markup.
  */
+import type { BucketName } from "@/server/stats/series.ts";
 
 const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 const oneDecimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
@@ -99,9 +100,7 @@ export function timeZoneLabel(at: Date | number = Date.now()): string {
   return zone === offset || zone === "Etc/UTC" ? offset : `${zone} (${offset})`;
 }
 
-export type BucketName = "1m" | "5m" | "1h" | "1d";
-
-export const BUCKET_MS: Record<BucketName, number> = { "1m": 60_000, "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000 };
+export type { BucketName };
 
 export const BUCKET_LABEL: Record<BucketName, string> = {
   "1m": "1-minute buckets",

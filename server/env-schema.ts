@@ -7,6 +7,7 @@
  * variable, what was expected and what was given.
  */
 import { z } from "zod";
+import { ZPassword } from "./schemas/user.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -46,7 +47,7 @@ const schema = z.object({
   PORT: integer(1, 65535, 3000),
   SESSION_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
   ADMIN_EMAIL: optionalString.pipe(z.email("must be an email address").optional()),
-  ADMIN_PASSWORD: optionalString.pipe(z.string().min(12, "must be at least 12 characters").optional()),
+  ADMIN_PASSWORD: optionalString.pipe(ZPassword.optional()),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Where log lines go; the admin CLI sends them to stderr so stdout holds only its JSON. */
   LOG_DESTINATION: z.enum(["stdout", "stderr"]).default("stdout"),

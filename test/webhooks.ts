@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { POST as postBatch } from "../app/api/webhooks/[tenant]/batch/route.ts";
 import { POST as postSingle } from "../app/api/webhooks/[tenant]/route.ts";
-import { createTenant, type TCreateTenantInput } from "../server/tenants/service.ts";
+import type { TCreateTenantInput } from "../server/schemas/tenant.ts";
+import { createTenant } from "../server/tenants/service.ts";
 import { route, serve, type TestServer } from "./http.ts";
 
 export function uniqueSlug(prefix = "t"): string {

@@ -1,7 +1,7 @@
 "use client";
-// The five quota inputs, shared by "Create tenant" and "Edit quotas"; limits mirror ZQuotas on the server.
+// The five quota inputs, shared by "Create tenant" and "Edit quotas"; their limits are ZQuotas' own (server/schemas/tenant.ts).
 import { Field } from "../ui/field.tsx";
-import type { QuotaField, QuotaInputs } from "../validation.ts";
+import { quotaMax, quotaMin, quotaRange, type QuotaField, type QuotaInputs } from "../validation.ts";
 
 export function QuotaFields({
   values,
@@ -18,11 +18,12 @@ export function QuotaFields({
     <>
       <Field
         label="Rate per second"
-        hint="Sustained events/s (> 0, ≤ 1,000,000)"
+        hint={`Sustained events/s (${quotaRange("ratePerSecond")})`}
         type="number"
         inputMode="decimal"
         step="any"
-        min={0}
+        min={quotaMin("ratePerSecond")}
+        max={quotaMax("ratePerSecond")}
         required
         value={values.ratePerSecond}
         onValueChange={(value) => onChange("ratePerSecond", value)}
@@ -31,11 +32,12 @@ export function QuotaFields({
       />
       <Field
         label="Burst"
-        hint="Events allowed at once (1–10,000,000)"
+        hint={`Events allowed at once (${quotaRange("burst")})`}
         type="number"
         inputMode="numeric"
         step={1}
-        min={1}
+        min={quotaMin("burst")}
+        max={quotaMax("burst")}
         required
         value={values.burst}
         onValueChange={(value) => onChange("burst", value)}
@@ -48,7 +50,8 @@ export function QuotaFields({
         type="number"
         inputMode="numeric"
         step={1}
-        min={1}
+        min={quotaMin("dailyQuota")}
+        max={quotaMax("dailyQuota")}
         placeholder="unlimited"
         value={values.dailyQuota}
         onValueChange={(value) => onChange("dailyQuota", value)}
@@ -57,12 +60,12 @@ export function QuotaFields({
       />
       <Field
         label="Weight"
-        hint="Share of processing (1–1,000)"
+        hint={`Share of processing (${quotaRange("weight")})`}
         type="number"
         inputMode="numeric"
         step={1}
-        min={1}
-        max={1000}
+        min={quotaMin("weight")}
+        max={quotaMax("weight")}
         required
         value={values.weight}
         onValueChange={(value) => onChange("weight", value)}
@@ -71,12 +74,12 @@ export function QuotaFields({
       />
       <Field
         label="Max concurrency"
-        hint="Batches processed at once (1–64)"
+        hint={`Batches processed at once (${quotaRange("maxConcurrency")})`}
         type="number"
         inputMode="numeric"
         step={1}
-        min={1}
-        max={64}
+        min={quotaMin("maxConcurrency")}
+        max={quotaMax("maxConcurrency")}
         required
         value={values.maxConcurrency}
         onValueChange={(value) => onChange("maxConcurrency", value)}

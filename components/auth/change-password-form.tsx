@@ -9,7 +9,7 @@
 import { useState, type FormEvent } from "react";
 import { Field } from "../ui/field.tsx";
 import { FormError, LiveMessage } from "../ui/states.tsx";
-import { MIN_PASSWORD_LENGTH } from "../validation.ts";
+import { MIN_PASSWORD_LENGTH, ZChangePasswordInput } from "@/server/schemas/user.ts";
 
 type FieldName = "currentPassword" | "newPassword" | "repeatPassword";
 type Errors = Partial<Record<FieldName | "form", string>>;
@@ -29,9 +29,12 @@ export function ChangePasswordForm() {
     event.preventDefault();
     setDone(null);
     const next: Errors = {};
-    if (values.currentPassword === "") next.currentPassword = "required";
-    if (values.newPassword.length < MIN_PASSWORD_LENGTH) next.newPassword = `must be at least ${MIN_PASSWORD_LENGTH} characters`;
-    else if (values.newPassword === values.currentPassword) next.newPassword = "must differ from the current password";
+    // The server's own rules: the current password given, the new one long enough and different. Repeating it is this form's alone.
+    const parsed = ZChangePasswordInput.safeParse({ currentPassword: values.currentPassword, newPassword: values.newPassword });
+    for (const issue of parsed.error?.issues ?? []) {
+      const field = issue.path[0];
+      if ((field === "currentPassword" || field === "newPassword") && !next[field]) next[field] = issue.message;
+    }
     if (values.repeatPassword !== values.newPassword) next.repeatPassword = "does not match the new password";
     setErrors(next);
     if (Object.keys(next).length > 0) return;

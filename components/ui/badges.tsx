@@ -1,12 +1,11 @@
 // Small status words with colour; the colour never carries the meaning alone.
 import type { ReactNode } from "react";
+import type { HealthVerdict } from "@/server/stats/overview.ts";
 
-export type Health = "ok" | "idle" | "warn" | "bad";
-
-const HEALTH_LABEL: Record<Health, string> = { ok: "Healthy", idle: "Idle", warn: "Warning", bad: "Unhealthy" };
+const HEALTH_LABEL: Record<HealthVerdict, string> = { ok: "Healthy", idle: "Idle", warn: "Warning", bad: "Unhealthy" };
 
 /** A tenant's health verdict; the reason is in the tooltip and read out with the badge. */
-export function HealthPill({ health, reason }: { health: Health; reason: string }) {
+export function HealthPill({ health, reason }: { health: HealthVerdict; reason: string }) {
   return (
     <span className={`badge ${health}`} title={reason} data-health={health}>
       {HEALTH_LABEL[health]}

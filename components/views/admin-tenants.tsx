@@ -20,25 +20,22 @@ import { SecretBox } from "../ui/secret-box.tsx";
 import { ErrorState, FormError, LiveMessage, Skeleton } from "../ui/states.tsx";
 import {
   DEFAULT_QUOTA_INPUTS,
+  parseGraceHours,
   parseQuotas,
   quotaInputsOf,
   validateSlug,
+  validateTenantName,
   type QuotaField,
   type QuotaInputs,
-  type QuotaValues,
 } from "../validation.ts";
+import { DEFAULT_ROTATION_GRACE_HOURS, MAX_ROTATION_GRACE_HOURS, SLUG_MAX_LENGTH, TENANT_NAME_MAX_LENGTH } from "@/server/schemas/tenant.ts";
+import type { ListedTenant } from "@/server/tenants/visibility.ts";
 
 interface Revealed {
   slug: string;
   secret: string;
   kind: "created" | "rotated";
   previousValidUntil?: Date;
-}
-
-interface TenantRow extends QuotaValues {
-  id: number;
-  slug: string;
-  name: string;
 }
 
 type Open = { slug: string; panel: "quotas" | "rotate"; opener: HTMLElement | null } | null;
@@ -97,7 +94,7 @@ export function AdminTenantsView() {
                 <EditorPanel key={`${open.slug}-${open.panel}`} id="tenant-editor" returnFocusTo={open.opener} onClose={() => setOpen(null)}>
                   {open.panel === "quotas" ? (
                     <EditQuotas
-                      tenant={tenants.data.find((t) => t.slug === open.slug) as TenantRow}
+                      tenant={tenants.data.find((t) => t.slug === open.slug) as ListedTenant}
                       onDone={(saved) => {
                         const slug = open.slug;
                         setOpen(null);
@@ -232,7 +229,8 @@ function CreateTenant({ onCreated }: { onCreated: (slug: string, secret: string)
     const next: CreateErrors = {};
     const slugError = validateSlug(slug.trim());
     if (slugError) next.slug = slugError;
-    if (name.trim().length > 200) next.name = "must be at most 200 characters";
+    const nameError = validateTenantName(name.trim());
+    if (nameError) next.name = nameError;
     const parsed = parseQuotas(quotas);
     if (parsed.errors) Object.assign(next, parsed.errors);
     setErrors(next);
@@ -256,9 +254,17 @@ function CreateTenant({ onCreated }: { onCreated: (slug: string, secret: string)
             autoComplete="off"
             spellCheck={false}
             required
-            maxLength={63}
+            maxLength={SLUG_MAX_LENGTH}
           />
-          <Field label="Name" hint="Optional; defaults to the slug" value={name} onValueChange={setName} error={errors.name} autoComplete="off" maxLength={200} />
+          <Field
+            label="Name"
+            hint="Optional; defaults to the slug"
+            value={name}
+            onValueChange={setName}
+            error={errors.name}
+            autoComplete="off"
+            maxLength={TENANT_NAME_MAX_LENGTH}
+          />
         </div>
         <fieldset>
           <legend>Quotas</legend>
@@ -282,7 +288,7 @@ function CreateTenant({ onCreated }: { onCreated: (slug: string, secret: string)
   );
 }
 
-function EditQuotas({ tenant, onDone }: { tenant: TenantRow; onDone: (saved: boolean) => void }) {
+function EditQuotas({ tenant, onDone }: { tenant: ListedTenant; onDone: (saved: boolean) => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [quotas, setQuotas] = useState<QuotaInputs>(quotaInputsOf(tenant));
@@ -335,7 +341,7 @@ function EditQuotas({ tenant, onDone }: { tenant: TenantRow; onDone: (saved: boo
 
 function RotateSecret({ slug, onDone }: { slug: string; onDone: (result: { secret: string; previousValidUntil: Date } | null) => void }) {
   const trpc = useTRPC();
-  const [grace, setGrace] = useState("24");
+  const [grace, setGrace] = useState(String(DEFAULT_ROTATION_GRACE_HOURS));
   const [error, setError] = useState<string | null>(null);
   const rotate = useMutation(
     trpc.admin.rotateSecret.mutationOptions({
@@ -346,13 +352,9 @@ function RotateSecret({ slug, onDone }: { slug: string; onDone: (result: { secre
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const hours = Number(grace.trim());
-    if (grace.trim() === "" || !Number.isFinite(hours) || hours < 0 || hours > 720) {
-      setError("Grace period must be between 0 and 720 hours.");
-      return;
-    }
-    setError(null);
-    rotate.mutate({ tenant: slug, graceHours: hours });
+    const parsed = parseGraceHours(grace);
+    setError(parsed.error);
+    if (parsed.error === null) rotate.mutate({ tenant: slug, graceHours: parsed.hours });
   }
 
   return (
@@ -364,12 +366,12 @@ function RotateSecret({ slug, onDone }: { slug: string; onDone: (result: { secre
       <div className="form-grid">
         <Field
           label="Grace period (hours)"
-          hint="0–720; 0 ends the current secret now"
+          hint={`0–${MAX_ROTATION_GRACE_HOURS}; 0 ends the current secret now`}
           type="number"
           inputMode="decimal"
           step="any"
           min={0}
-          max={720}
+          max={MAX_ROTATION_GRACE_HOURS}
           value={grace}
           onValueChange={setGrace}
           error={error}

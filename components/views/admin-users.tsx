@@ -17,9 +17,8 @@ import { Field } from "../ui/field.tsx";
 import { SecretBox } from "../ui/secret-box.tsx";
 import { ErrorState, FormError, LiveMessage, Skeleton } from "../ui/states.tsx";
 import { Time } from "../ui/time.tsx";
-import { MIN_PASSWORD_LENGTH, validateEmail } from "../validation.ts";
-
-type Role = "admin" | "viewer";
+import { validateEmail, validatePassword } from "../validation.ts";
+import { MIN_PASSWORD_LENGTH, ROLES, type Role } from "@/server/schemas/user.ts";
 
 export function AdminUsersView({ currentUserId }: { currentUserId: number | null }) {
   const trpc = useTRPC();
@@ -255,7 +254,8 @@ function CreateUser({ slugs, onCreated }: { slugs: string[]; onCreated: (email: 
     const next: CreateErrors = {};
     const emailError = validateEmail(email);
     if (emailError) next.email = emailError;
-    if (password !== "" && password.length < MIN_PASSWORD_LENGTH) next.password = `must be at least ${MIN_PASSWORD_LENGTH} characters`;
+    const passwordError = password === "" ? null : validatePassword(password);
+    if (passwordError) next.password = passwordError;
     setErrors(next);
     if (Object.keys(next).length > 0) return;
     create.mutate({ email: email.trim(), role, tenantSlugs, password: password === "" ? undefined : password });
@@ -272,8 +272,11 @@ function CreateUser({ slugs, onCreated }: { slugs: string[]; onCreated: (email: 
           <div className="field">
             <label htmlFor={roleId}>Role</label>
             <select id={roleId} value={role} onChange={(event) => setRole(event.target.value as Role)}>
-              <option value="viewer">viewer</option>
-              <option value="admin">admin</option>
+              {ROLES.map((option) => (
+                <option key={option} value={option}>
+                  {option}
+                </option>
+              ))}
             </select>
           </div>
           <Field

@@ -12,7 +12,7 @@ import { useTRPC } from "../trpc.ts";
 import { Badge, OutcomeBadge } from "../ui/badges.tsx";
 import { ErrorState, Skeleton, describeError } from "../ui/states.tsx";
 import { Time } from "../ui/time.tsx";
-import { isValidSlug } from "../validation.ts";
+import { ZTenantSlug } from "@/server/schemas/tenant.ts";
 import { itemHref } from "./items.tsx";
 import type { ItemHistory } from "@/server/items/browse.ts";
 
@@ -62,7 +62,7 @@ export function explainState(item: HistoryItem | null, events: readonly HistoryE
 
 export function ItemView({ slug, itemId }: { slug: string; itemId: string }) {
   const trpc = useTRPC();
-  const valid = isValidSlug(slug);
+  const valid = ZTenantSlug.safeParse(slug).success;
   const history = useQuery({
     ...trpc.items.history.queryOptions({ tenant: slug, itemId }),
     enabled: valid,

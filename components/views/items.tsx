@@ -15,7 +15,7 @@ import { useTRPC } from "../trpc.ts";
 import { Badge } from "../ui/badges.tsx";
 import { ErrorState, Skeleton, describeError } from "../ui/states.tsx";
 import { Time } from "../ui/time.tsx";
-import { isValidSlug } from "../validation.ts";
+import { ZTenantSlug } from "@/server/schemas/tenant.ts";
 
 const PAGE_SIZE = 50;
 
@@ -48,7 +48,7 @@ export function ItemsView({ slug }: { slug: string }) {
     }
   }, [q]);
 
-  const valid = isValidSlug(slug);
+  const valid = ZTenantSlug.safeParse(slug).success;
   const items = useInfiniteQuery({
     ...trpc.items.list.infiniteQueryOptions(
       { tenant: slug, search: q || undefined, includeDeleted: showDeleted, limit: PAGE_SIZE },

@@ -16,7 +16,7 @@ import { LIVE_REFRESH_MS, RANGE_KEYS, RANGES, parseRange, useTenantSeries, type 
 import { useUrlState } from "../hooks/use-url-state.ts";
 import { useTRPC } from "../trpc.ts";
 import { ErrorState, Skeleton, describeError } from "../ui/states.tsx";
-import { isValidSlug } from "../validation.ts";
+import { ZTenantSlug } from "@/server/schemas/tenant.ts";
 
 const noSubscribe = () => () => {};
 function useOrigin(): string {
@@ -27,7 +27,7 @@ export function TenantView({ slug, isAdmin }: { slug: string; isAdmin: boolean }
   const trpc = useTRPC();
   const { params, set } = useUrlState();
   const range = parseRange(params.get("range"));
-  const valid = isValidSlug(slug);
+  const valid = ZTenantSlug.safeParse(slug).success;
 
   const tenant = useQuery({ ...trpc.tenants.get.queryOptions({ tenant: slug }), enabled: valid });
   const series = useTenantSeries(slug, range, valid);

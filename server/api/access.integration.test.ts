@@ -112,4 +112,40 @@ describe("access matrix", () => {
     const caller = createCaller(createContextInner({ user: users.viewer }));
     expect((await caller.tenants.list()).map((tenant) => tenant.slug)).toEqual([slug]);
   });
+
+  it("every procedure that names a tenant: a missing one is NOT_FOUND for an admin, FORBIDDEN for a viewer, whether a member elsewhere or not", async () => {
+    const named: string[] = [];
+    for (const [path, { input }] of Object.entries(MATRIX)) {
+      const given = await input();
+      if (typeof given === "object" && given !== null && "tenant" in given) named.push(path);
+    }
+    // The admin rung is among them, not only the viewer's one.
+    expect(named).toEqual(expect.arrayContaining(["tenants.get", "admin.updateQuotas", "admin.rotateSecret", "admin.deadLetters", "admin.replayDead"]));
+
+    for (const path of named) {
+      const given = { ...((await MATRIX[path]?.input()) as object), tenant: "no-such-tenant" };
+      const codes: Record<string, string> = {};
+      for (const role of ["anonymous", "otherViewer", "viewer", "admin"] as const) {
+        const caller = createCaller(createContextInner({ user: users[role] }));
+        const procedure = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller) as (input: unknown) => Promise<unknown>;
+        codes[role] = await procedure(given).then(
+          () => "allowed",
+          (error: unknown) => (error instanceof TRPCError ? error.code : String(error)),
+        );
+      }
+      expect({ path, codes }).toEqual({ path, codes: { anonymous: "UNAUTHORIZED", otherViewer: "FORBIDDEN", viewer: "FORBIDDEN", admin: "NOT_FOUND" } });
+    }
+  });
+
+  it("tenants.list and stats.fairness show each user the same tenants: a viewer their own, an admin every one", async () => {
+    const everyTenant = (await db.tenant.findMany({ select: { slug: true }, orderBy: { slug: "asc" } })).map((tenant) => tenant.slug);
+    expect(everyTenant).toEqual(expect.arrayContaining(["other-tenant", slug]));
+    const expected = { otherViewer: ["other-tenant"], viewer: [slug], admin: everyTenant };
+    for (const role of ["otherViewer", "viewer", "admin"] as const) {
+      const caller = createCaller(createContextInner({ user: users[role] }));
+      const listed = (await caller.tenants.list()).map((tenant) => tenant.slug);
+      const fairness = (await caller.stats.fairness({ from: new Date(Date.now() - hour), to: new Date() })).map((row) => row.slug);
+      expect({ role, listed, fairness }).toEqual({ role, listed: expected[role], fairness: expected[role] });
+    }
+  });
 });

@@ -1,12 +1,16 @@
 /**
  * The one tRPC bootstrap: context, error formatting and the procedure ladder
- * publicProcedure → protectedProcedure → tenantProcedure → adminProcedure.
+ * publicProcedure → protectedProcedure → tenantProcedure, and
+ * protectedProcedure → adminProcedure → adminTenantProcedure.
  *
  * Access is decided here and nowhere else: each rung narrows ctx (a signed-in
- * user; a tenant the user may see; an admin), and procedures built on a rung
- * cannot run without what it checked. A viewer asking for a tenant they are
- * not a member of is refused whether or not the tenant exists, so the answer
- * does not reveal which tenants exist.
+ * user; a tenant the user may see; an admin; a tenant an admin acts on), and
+ * procedures built on a rung cannot run without what it checked. Which
+ * tenants a user may see is server/tenants/visibility.ts's rule; the tenant
+ * is looked up by server/tenants/service.ts's one lookup. A viewer asking for
+ * a tenant they are not a member of is refused whether or not the tenant
+ * exists, so the answer does not reveal which tenants exist; an admin asking
+ * for a missing one is told it is not found.
  *
  * Errors: AppErrors map to the matching tRPC code with their message; zod
  * input errors go to `data.zodError`, per field path; anything else is reported
@@ -17,10 +21,11 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { z } from "zod";
 import { SESSION_COOKIE, readCookie, userForSession, type SessionUser } from "../auth/session.ts";
-import { db } from "../db.ts";
 import { AppError, isDatabaseUnavailable } from "../errors.ts";
 import { log } from "../log.ts";
-import { ZTenantSlug } from "../tenants/service.ts";
+import { ZTenantSlug } from "../schemas/tenant.ts";
+import { noSuchTenant, tenantBySlug, type PublicTenant } from "../tenants/service.ts";
+import { maySee, seesEveryTenant } from "../tenants/visibility.ts";
 
 export interface Context {
   user: SessionUser | null;
@@ -118,19 +123,29 @@ export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
   return next({ ctx: { user: ctx.user } });
 });
 
-/** Input names a tenant the user may see: ctx.tenant is it. Admins see every tenant; viewers their memberships. */
-export const tenantProcedure = protectedProcedure.input(z.object({ tenant: ZTenantSlug })).use(async ({ ctx, input, next }) => {
-  const tenant = await db.tenant.findUnique({ where: { slug: input.tenant }, select: { id: true, slug: true, name: true } });
-  const allowed = tenant !== null && (ctx.user.role === "admin" || ctx.user.tenantIds.includes(tenant.id));
-  if (!allowed) {
-    if (ctx.user.role === "admin") throw new TRPCError({ code: "NOT_FOUND", message: `no tenant ${JSON.stringify(input.tenant)}` });
-    throw new TRPCError({ code: "FORBIDDEN", message: "you do not have access to this tenant" });
-  }
-  return next({ ctx: { tenant } });
-});
-
 /** An admin: tenants, quotas, secrets, dead letters, users. */
 export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
   if (ctx.user.role !== "admin") throw new TRPCError({ code: "FORBIDDEN", message: "admins only" });
   return next({ ctx });
 });
+
+const ZTenantInput = z.object({ tenant: ZTenantSlug });
+
+/** The tenant `slug` names, if `user` may see it; FORBIDDEN if not, or NOT_FOUND for a user who may see every tenant. */
+async function tenantFor(user: SessionUser, slug: string): Promise<PublicTenant> {
+  const tenant = await tenantBySlug(slug);
+  if (tenant && maySee(user, tenant)) return tenant;
+  // Only someone who may see every tenant learns that this one does not exist.
+  if (seesEveryTenant(user)) throw noSuchTenant(slug);
+  throw new TRPCError({ code: "FORBIDDEN", message: "you do not have access to this tenant" });
+}
+
+/** Input names a tenant the user may see: ctx.tenant is it. */
+export const tenantProcedure = protectedProcedure
+  .input(ZTenantInput)
+  .use(async ({ ctx, input, next }) => next({ ctx: { tenant: await tenantFor(ctx.user, input.tenant) } }));
+
+/** An admin, and input names a tenant: ctx.tenant is it. Non-admins are refused before any lookup. */
+export const adminTenantProcedure = adminProcedure
+  .input(ZTenantInput)
+  .use(async ({ ctx, input, next }) => next({ ctx: { tenant: await tenantFor(ctx.user, input.tenant) } }));

@@ -9,17 +9,12 @@
  * one transaction: either the password changed and the old sessions are
  * gone, or nothing changed.
  */
-import { z } from "zod";
 import { db } from "../db.ts";
 import { AppError, type ErrorDetail } from "../errors.ts";
-import { MIN_PASSWORD_LENGTH, hashPassword, verifyPassword } from "./password.ts";
+import { ZChangePasswordInput } from "../schemas/user.ts";
+import { hashPassword, verifyPassword } from "./password.ts";
 import { newSessionToken, userForSession } from "./session.ts";
 import { limitPasswordGuesses } from "./sign-in.ts";
-
-export const ZChangePasswordInput = z.object({
-  currentPassword: z.string().min(1, "required").max(1_000),
-  newPassword: z.string().min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`).max(1_000, "must be at most 1,000 characters"),
-});
 
 export const WRONG_CURRENT_PASSWORD = "the current password is incorrect";
 
@@ -36,7 +31,6 @@ export async function changePassword(sessionToken: string | undefined, input: un
   const parsed = ZChangePasswordInput.safeParse(input);
   if (!parsed.success) throw invalid(parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })));
   const { currentPassword, newPassword } = parsed.data;
-  if (newPassword === currentPassword) throw invalid([{ path: "newPassword", message: "must differ from the current password" }]);
 
   await limitPasswordGuesses(user.email);
   const { passwordHash } = await db.user.findUniqueOrThrow({ where: { id: user.id }, select: { passwordHash: true } });

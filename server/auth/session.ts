@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { db } from "../db.ts";
-import type { Role } from "./users.ts";
+import type { Role } from "../schemas/user.ts";
 
 export const SESSION_COOKIE = "tidemark_session";
 export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;

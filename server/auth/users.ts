@@ -2,22 +2,12 @@
  * User accounts: creation with a hashed password, roles and tenant memberships.
  * Emails are stored lower-cased, so sign-in is case-insensitive.
  */
-import { z } from "zod";
 import { db } from "../db.ts";
 import { AppError } from "../errors.ts";
 import { Prisma } from "../generated/prisma/client.ts";
-import { MIN_PASSWORD_LENGTH, generatePassword, hashPassword } from "./password.ts";
-
-export const ROLES = ["admin", "viewer"] as const;
-export type Role = (typeof ROLES)[number];
-
-export const ZCreateUserInput = z.object({
-  email: z.email().transform((email) => email.toLowerCase()),
-  role: z.enum(ROLES),
-  password: z.string().min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`).max(1_000).optional(),
-  tenantSlugs: z.array(z.string()).default([]),
-});
-export type TCreateUserInput = z.input<typeof ZCreateUserInput>;
+import { ZCreateUserInput, type Role, type TCreateUserInput } from "../schemas/user.ts";
+import { findTenants } from "../tenants/service.ts";
+import { generatePassword, hashPassword } from "./password.ts";
 
 export interface CreatedUser {
   id: number;
@@ -31,9 +21,7 @@ export async function createUser(input: TCreateUserInput): Promise<CreatedUser> 
   const { email, role, password, tenantSlugs } = ZCreateUserInput.parse(input);
   const generatedPassword = password === undefined ? generatePassword() : undefined;
   const passwordHash = await hashPassword(password ?? (generatedPassword as string));
-  const tenants = await db.tenant.findMany({ where: { slug: { in: tenantSlugs } }, select: { id: true, slug: true } });
-  const missing = tenantSlugs.filter((slug) => !tenants.some((tenant) => tenant.slug === slug));
-  if (missing.length > 0) throw new AppError("not_found", `no tenant with slug ${missing.map((slug) => JSON.stringify(slug)).join(", ")}`);
+  const tenants = await findTenants(tenantSlugs);
   try {
     const user = await db.user.create({
       data: { email, role, passwordHash, memberships: { create: tenants.map((tenant) => ({ tenantId: tenant.id })) } },
@@ -65,9 +53,7 @@ export async function listUsers() {
 
 /** Replaces the user's memberships with exactly `tenantSlugs`. */
 export async function setMemberships(userId: number, tenantSlugs: string[]): Promise<void> {
-  const tenants = await db.tenant.findMany({ where: { slug: { in: tenantSlugs } }, select: { id: true, slug: true } });
-  const missing = tenantSlugs.filter((slug) => !tenants.some((tenant) => tenant.slug === slug));
-  if (missing.length > 0) throw new AppError("not_found", `no tenant with slug ${missing.map((slug) => JSON.stringify(slug)).join(", ")}`);
+  const tenants = await findTenants(tenantSlugs);
   await db.$transaction([
     db.membership.deleteMany({ where: { userId } }),
     db.membership.createMany({ data: tenants.map((tenant) => ({ userId, tenantId: tenant.id })) }),

@@ -23,7 +23,7 @@ import { Cleanup } from "./cleanup.ts";
 import { createBenchDatabase, type BenchDatabase } from "./bench-database.ts";
 import { startHttpFloor, type HttpFloorServer } from "./http-floor.ts";
 import type { ModeReport } from "./report.ts";
-import type { TQuotas } from "../tenants/service.ts";
+import type { TQuotas } from "../schemas/tenant.ts";
 
 export interface BenchOptions {
   durationSeconds: number;

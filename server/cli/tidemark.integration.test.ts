@@ -143,6 +143,18 @@ describe("tidemark tenant", () => {
     expect(() => verifySignature({ ...request, signatureHeader: sign(row.secret, request.id, now, body) }, secrets, now)).not.toThrow();
   });
 
+  it("rotate-secret takes the dashboard's grace bound: 720 hours, and 721 is refused without rotating", async () => {
+    const { tenant, secret } = await createTenant({ slug: slug() });
+    const refused = await tidemark("tenant", "rotate-secret", "--slug", tenant.slug, "--grace-hours", "721");
+    expect(refused.code).toBe(1);
+    expect(errorLine(refused)).toEqual({ code: "validation_failed", message: '--grace-hours: must be at most 720 (30 days) (got "721")' });
+    expect((await pool.query("SELECT secret FROM tenants WHERE id = $1", [tenant.id])).rows).toEqual([{ secret }]);
+
+    const accepted = await tidemark("tenant", "rotate-secret", "--slug", tenant.slug, "--grace-hours", "720");
+    expect(accepted.code).toBe(0);
+    expect(Date.parse(String(accepted.lines[0]?.previousValidUntil))).toBeGreaterThan(Date.now() + 719 * 3_600_000);
+  });
+
   it("set-quotas changes only the quotas given, and --daily-quota none lifts the daily quota", async () => {
     const { tenant } = await createTenant({ slug: slug(), dailyQuota: 1_000, burst: 50 });
     const result = await tidemark("tenant", "set-quotas", "--slug", tenant.slug, "--rate", "2.5", "--daily-quota", "none");

@@ -15,6 +15,9 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { z } from "zod";
+// Client-safe schemas (zod only): importing them reads no configuration, so they may load before bootstrap().
+import { DEFAULT_ROTATION_GRACE_HOURS, MAX_ROTATION_GRACE_HOURS, ZCreateTenantInput, ZGraceHours, ZQuotas, ZTenantSlug } from "../schemas/tenant.ts";
+import { ZCreateUserInput } from "../schemas/user.ts";
 import { BootstrapError, bootstrap, type Bootstrapped } from "./bootstrap.ts";
 
 // Results own stdout; the server's log lines go to stderr.
@@ -142,11 +145,8 @@ function given<T extends object>(input: T): Partial<T> {
   return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
-/** Hours the previous secret keeps verifying; up to a year. */
-const ZGraceHours = z.number().min(0, "must be 0 or more").max(8_760, "must be at most 8760 (a year)");
-
 async function tenantIdOf(slug: string | undefined): Promise<number> {
-  const { ZTenantSlug, findTenant } = await import("../tenants/service.ts");
+  const { findTenant } = await import("../tenants/service.ts");
   const tenant = await findTenant(z.object({ tenant: ZTenantSlug }).parse({ tenant: slug }).tenant);
   return tenant.id;
 }
@@ -157,7 +157,7 @@ const COMMANDS: Record<string, Command> = {
     options: { slug: { type: "string" }, name: { type: "string" }, ...QUOTA_OPTIONS },
     required: ["slug"],
     async run(values) {
-      const { ZCreateTenantInput, createTenant } = await import("../tenants/service.ts");
+      const { createTenant } = await import("../tenants/service.ts");
       const input = ZCreateTenantInput.parse(given({ slug: text(values, "slug"), name: text(values, "name"), ...quotasFrom(values) }));
       const { tenant, secret } = await createTenant(input);
       const { slug, ...rest } = tenant;
@@ -174,16 +174,15 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   "tenant rotate-secret": {
-    synopsis: "tenant rotate-secret --slug S [--grace-hours H]   (default 24: the old secret keeps verifying for H hours)",
+    synopsis: `tenant rotate-secret --slug S [--grace-hours H]   (0–${MAX_ROTATION_GRACE_HOURS}, default ${DEFAULT_ROTATION_GRACE_HOURS}: the old secret keeps verifying for H hours)`,
     options: { slug: { type: "string" }, "grace-hours": { type: "string" } },
     required: ["slug"],
     async run(values) {
-      const { DEFAULT_ROTATION_GRACE_MS, ZTenantSlug, rotateSecret } = await import("../tenants/service.ts");
+      const { rotateSecret } = await import("../tenants/service.ts");
       const input = z
-        .object({ slug: ZTenantSlug, graceHours: ZGraceHours.optional() })
+        .object({ slug: ZTenantSlug, graceHours: ZGraceHours.default(DEFAULT_ROTATION_GRACE_HOURS) })
         .parse(given({ slug: text(values, "slug"), graceHours: numeric(values, "grace-hours") }));
-      const graceMs = input.graceHours === undefined ? DEFAULT_ROTATION_GRACE_MS : Math.round(input.graceHours * 3_600_000);
-      const { secret, previousValidUntil } = await rotateSecret(input.slug, graceMs);
+      const { secret, previousValidUntil } = await rotateSecret(input.slug, Math.round(input.graceHours * 3_600_000));
       await emit({ slug: input.slug, secret, previousValidUntil });
     },
   },
@@ -192,7 +191,7 @@ const COMMANDS: Record<string, Command> = {
     options: { slug: { type: "string" }, ...QUOTA_OPTIONS },
     required: ["slug"],
     async run(values) {
-      const { ZQuotas, ZTenantSlug, updateQuotas } = await import("../tenants/service.ts");
+      const { updateQuotas } = await import("../tenants/service.ts");
       const quotas = given(quotasFrom(values));
       if (Object.keys(quotas).length === 0) throw new UsageError("tenant set-quotas needs at least one of --rate, --burst, --weight, --daily-quota, --max-concurrency");
       const input = ZQuotas.partial().extend({ slug: ZTenantSlug }).parse({ slug: text(values, "slug"), ...quotas });
@@ -250,7 +249,7 @@ const COMMANDS: Record<string, Command> = {
     options: { email: { type: "string" }, role: { type: "string" }, tenant: { type: "string", multiple: true }, password: { type: "string" } },
     required: ["email", "role"],
     async run(values) {
-      const { ZCreateUserInput, createUser } = await import("../auth/users.ts");
+      const { createUser } = await import("../auth/users.ts");
       const input = ZCreateUserInput.parse(
         given({ email: text(values, "email"), role: text(values, "role"), password: text(values, "password"), tenantSlugs: values.tenant }),
       );

@@ -1,13 +1,15 @@
 /**
- * The default quotas are written in three places: the tenants table's column
- * defaults (migrations), DEFAULT_QUOTAS (what createTenant fills in), and the
- * admin form's DEFAULT_QUOTA_INPUTS (what "Create tenant" starts with). They
- * must agree, or a tenant's quotas would depend on how it was created.
+ * The default quotas are written in two places: the tenants table's column
+ * defaults (migrations) and DEFAULT_QUOTAS (server/schemas/tenant.ts: what
+ * createTenant fills in, and what the admin form's "Create tenant" starts
+ * with, through its text inputs). They must agree, or a tenant's quotas
+ * would depend on how it was created.
  */
 import { describe, expect, it } from "vitest";
 import { pool } from "../db.ts";
 import { DEFAULT_QUOTA_INPUTS, parseQuotas } from "../../components/validation.ts";
-import { createTenant, DEFAULT_QUOTAS } from "./service.ts";
+import { DEFAULT_QUOTAS } from "../schemas/tenant.ts";
+import { createTenant } from "./service.ts";
 import { uniqueSlug } from "../../test/webhooks.ts";
 
 describe("default quotas", () => {

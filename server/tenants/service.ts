@@ -1,42 +1,23 @@
 /**
- * Tenant administration: create, list, rotate secrets, set quotas. Used by
- * the admin CLI and the admin procedures; both edges validate input with the
- * schemas here and call these functions.
+ * Tenant administration: create, list, look up by slug, rotate secrets, set
+ * quotas. Used by the admin CLI and the admin procedures; both edges validate
+ * input with the schemas of server/schemas/tenant.ts and call these
+ * functions. `tenantBySlug` / `findTenant(s)` are the one tenant-by-slug
+ * lookup (the webhook path keeps its own cached one, with the secrets).
  *
  * A tenant and its scheduler row are created in one transaction, so the fair
  * scheduler never meets a tenant it cannot schedule. Secrets are returned
  * only by create and rotate (shown once); list never returns them.
  */
-import { z } from "zod";
 import { db } from "../db.ts";
 import { AppError } from "../errors.ts";
 import { forgetTenant } from "../ingest/tenant-lookup.ts";
 import { generateSecret } from "../ingest/signature.ts";
 import { Prisma } from "../generated/prisma/client.ts";
+import { DEFAULT_QUOTAS, DEFAULT_ROTATION_GRACE_HOURS, ZCreateTenantInput, ZQuotas, type TCreateTenantInput, type TQuotas } from "../schemas/tenant.ts";
 
-export const ZTenantSlug = z
-  .string()
-  .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "must be 1–63 lowercase letters, digits or dashes, not starting or ending with a dash");
 
-export const ZQuotas = z.object({
-  ratePerSecond: z.number().positive().max(1_000_000),
-  burst: z.number().int().min(1).max(10_000_000),
-  dailyQuota: z.number().int().min(1).max(10_000_000_000).nullable(),
-  weight: z.number().int().min(1).max(1_000),
-  maxConcurrency: z.number().int().min(1).max(64),
-});
-export type TQuotas = z.infer<typeof ZQuotas>;
-
-export const DEFAULT_QUOTAS: TQuotas = { ratePerSecond: 100, burst: 200, dailyQuota: null, weight: 1, maxConcurrency: 2 };
-
-export const ZCreateTenantInput = ZQuotas.partial().extend({
-  slug: ZTenantSlug,
-  name: z.string().trim().min(1).max(200).optional(),
-});
-export type TCreateTenantInput = z.infer<typeof ZCreateTenantInput>;
-
-/** How long the previous secret keeps verifying after a rotation. */
-export const DEFAULT_ROTATION_GRACE_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_ROTATION_GRACE_MS = DEFAULT_ROTATION_GRACE_HOURS * 3_600_000;
 
 const publicFields = {
   id: true,
@@ -76,10 +57,39 @@ export function listTenants(): Promise<PublicTenant[]> {
   return db.tenant.findMany({ select: publicFields, orderBy: { slug: "asc" } });
 }
 
+/** The answer when a slug names no tenant; the ladder gives it to admins, who may see every tenant. */
+export function noSuchTenant(...slugs: string[]): AppError {
+  return new AppError("not_found", `no tenant with slug ${slugs.map((slug) => JSON.stringify(slug)).join(", ")}`);
+}
+
+/**
+ * The one tenant-by-slug query: those of `slugs` that name a tenant. The
+ * procedure ladder, the CLI and memberships all look tenants up through it
+ * (in the forms below).
+ */
+function tenantsWithSlugs(slugs: readonly string[]): Promise<PublicTenant[]> {
+  return db.tenant.findMany({ where: { slug: { in: [...slugs] } }, select: publicFields });
+}
+
+/** The tenant with this slug, or null. */
+export async function tenantBySlug(slug: string): Promise<PublicTenant | null> {
+  return (await tenantsWithSlugs([slug]))[0] ?? null;
+}
+
+/** The tenant with this slug; not_found if there is none. */
 export async function findTenant(slug: string): Promise<PublicTenant> {
-  const tenant = await db.tenant.findUnique({ where: { slug }, select: publicFields });
-  if (!tenant) throw new AppError("not_found", `no tenant with slug ${JSON.stringify(slug)}`);
+  const tenant = await tenantBySlug(slug);
+  if (!tenant) throw noSuchTenant(slug);
   return tenant;
+}
+
+/** The tenants with these slugs, each once, in the order first given; not_found naming every slug that has none. */
+export async function findTenants(slugs: readonly string[]): Promise<PublicTenant[]> {
+  const distinct = [...new Set(slugs)];
+  const found = new Map((await tenantsWithSlugs(distinct)).map((tenant) => [tenant.slug, tenant]));
+  const missing = distinct.filter((slug) => !found.has(slug));
+  if (missing.length > 0) throw noSuchTenant(...missing);
+  return distinct.map((slug) => found.get(slug) as PublicTenant);
 }
 
 /**
@@ -94,7 +104,7 @@ export async function rotateSecret(slug: string, graceMs = DEFAULT_ROTATION_GRAC
        SET previous_secret = secret, previous_secret_expires_at = ${previousValidUntil},
            secret = ${secret}, updated_at = now()
      WHERE slug = ${slug}`;
-  if (updated === 0) throw new AppError("not_found", `no tenant with slug ${JSON.stringify(slug)}`);
+  if (updated === 0) throw noSuchTenant(slug);
   forgetTenant(slug);
   return { secret, previousValidUntil };
 }
@@ -107,7 +117,7 @@ export async function updateQuotas(slug: string, quotas: Partial<TQuotas>): Prom
     return tenant;
   } catch (error) {
     if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025") {
-      throw new AppError("not_found", `no tenant with slug ${JSON.stringify(slug)}`);
+      throw noSuchTenant(slug);
     }
     throw error;
   }
