@@ -17,6 +17,8 @@ function onUnauthorized(error: unknown): void {
   if (errorCode(error) !== "UNAUTHORIZED" || typeof window === "undefined") return;
   const { pathname, search } = window.location;
   if (pathname === "/sign-in") return;
+  // A full page load on purpose: the session is gone, so nothing cached for it (queries, server components) may survive.
+  // eslint-disable-next-line @next/next/no-location-assign-relative-destination -- see above
   window.location.assign(`/sign-in?next=${encodeURIComponent(pathname + search)}`);
 }
 

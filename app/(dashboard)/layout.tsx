@@ -6,7 +6,7 @@ import { SignOutButton } from "@/components/auth/sign-out-button.tsx";
 import { HealthBadge } from "@/components/health-badge.tsx";
 import { MainNav } from "@/components/layout/main-nav.tsx";
 import { TimeZoneNote } from "@/components/layout/time-zone-note.tsx";
-import { getSessionUser } from "@/components/session.ts";
+import { getSessionUser } from "@/server/auth/current-user.ts";
 
 export const dynamic = "force-dynamic";
 

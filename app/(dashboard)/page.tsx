@@ -1,5 +1,5 @@
 import type { Metadata } from "next";
-import { getSessionUser } from "@/components/session.ts";
+import { getSessionUser } from "@/server/auth/current-user.ts";
 import { OverviewView } from "@/components/views/overview.tsx";
 
 export const dynamic = "force-dynamic";

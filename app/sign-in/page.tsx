@@ -3,7 +3,7 @@ import { redirect } from "next/navigation";
 import { safeNextPath } from "@/components/auth/safe-next.ts";
 import { SignInForm } from "@/components/auth/sign-in-form.tsx";
 import { HealthBadge } from "@/components/health-badge.tsx";
-import { getSessionUser } from "@/components/session.ts";
+import { getSessionUser } from "@/server/auth/current-user.ts";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Sign in" };

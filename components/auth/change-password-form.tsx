@@ -61,6 +61,8 @@ export function ChangePasswordForm() {
       return;
     }
     if (response.status === 401) {
+      // The session is gone (signed out elsewhere): a full load, so nothing cached for it survives.
+      // eslint-disable-next-line @next/next/no-location-assign-relative-destination -- see above
       window.location.assign("/sign-in?next=/account");
       return;
     }

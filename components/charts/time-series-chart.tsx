@@ -142,7 +142,7 @@ export function TimeSeriesChart<P extends TimePoint>({ data, series, bucket, uni
 }
 
 function ChartTooltip<P extends TimePoint>({ point, series, bucket, unit }: { point: P; series: readonly SeriesSpec<P>[]; bucket: BucketName; unit: ValueUnit }) {
-  let group: string | undefined;
+  const startsGroup = groupStarts(series);
   return (
     <div className="chart-tooltip">
       <strong>{formatBucket(point.t, bucket)}</strong>
@@ -150,8 +150,7 @@ function ChartTooltip<P extends TimePoint>({ point, series, bucket, unit }: { po
         <tbody>
           {series.flatMap((spec) => {
             const rows = [];
-            if (spec.group && spec.group !== group) {
-              group = spec.group;
+            if (spec.group && startsGroup.has(spec.key)) {
               rows.push(
                 <tr key={`group-${spec.group}`} className="group">
                   <td colSpan={2}>{spec.group}</td>
@@ -173,4 +172,17 @@ function ChartTooltip<P extends TimePoint>({ point, series, bucket, unit }: { po
       </table>
     </div>
   );
+}
+
+/** The keys of the series that start a group: the first of each run of series with the same group name. */
+function groupStarts<P extends TimePoint>(series: readonly SeriesSpec<P>[]): Set<SeriesSpec<P>["key"]> {
+  const starts = new Set<SeriesSpec<P>["key"]>();
+  let group: string | undefined;
+  for (const spec of series) {
+    if (spec.group && spec.group !== group) {
+      group = spec.group;
+      starts.add(spec.key);
+    }
+  }
+  return starts;
 }

@@ -37,6 +37,8 @@ export function AdminUsersView({ currentUserId }: { currentUserId: number | null
       onSuccess: async ({ revoked }, { userId }) => {
         const email = users.data?.find((user) => user.id === userId)?.email ?? "the user";
         setMessage({ text: `Revoked ${formatCount(revoked)} session${revoked === 1 ? "" : "s"} of ${email}.`, tone: "ok" });
+        // Revoking one's own sessions signs this browser out too: a full load, so nothing cached for it survives.
+        // eslint-disable-next-line @next/next/no-location-assign-relative-destination -- see above
         if (userId === currentUserId) window.location.assign("/sign-in");
         await refresh();
       },

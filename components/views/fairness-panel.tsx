@@ -7,11 +7,11 @@
  */
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { formatCount } from "../format.ts";
+import { useMinute } from "../hooks/use-minute.ts";
 import { useTRPC } from "../trpc.ts";
 import { ErrorState, Skeleton } from "../ui/states.tsx";
 
 const HOUR_MS = 3_600_000;
-const MINUTE_MS = 60_000;
 const REFRESH_MS = 30_000;
 
 const percent = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
@@ -19,7 +19,7 @@ const percent = new Intl.NumberFormat(undefined, { style: "percent", maximumFrac
 export function FairnessPanel() {
   const trpc = useTRPC();
   // The range moves by whole minutes, so the query key changes once a minute, not on every render.
-  const to = Math.ceil(Date.now() / MINUTE_MS) * MINUTE_MS;
+  const to = useMinute();
   const fairness = useQuery({
     ...trpc.stats.fairness.queryOptions({ from: new Date(to - HOUR_MS), to: new Date(to) }),
     refetchInterval: REFRESH_MS,
@@ -37,7 +37,7 @@ export function FairnessPanel() {
       ) : (
         <div className="table-scroll" tabIndex={0}>
           <table className="data">
-            <caption className="visually-hidden">Each tenant's share of processed events and of the weights, last hour</caption>
+            <caption className="visually-hidden">Each tenant&apos;s share of processed events and of the weights, last hour</caption>
             <thead>
               <tr>
                 <th scope="col">Tenant</th>

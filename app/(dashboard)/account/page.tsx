@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import { ChangePasswordForm } from "@/components/auth/change-password-form.tsx";
-import { getSessionUser } from "@/components/session.ts";
+import { getSessionUser } from "@/server/auth/current-user.ts";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Account" };

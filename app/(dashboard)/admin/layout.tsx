@@ -1,7 +1,7 @@
 // Admin pages for admins. The procedures refuse anyone else regardless; this only spares a viewer forms that cannot work.
 import Link from "next/link";
 import type { ReactNode } from "react";
-import { getSessionUser } from "@/components/session.ts";
+import { getSessionUser } from "@/server/auth/current-user.ts";
 
 export const dynamic = "force-dynamic";
 

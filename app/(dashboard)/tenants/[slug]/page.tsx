@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import { Suspense } from "react";
-import { getSessionUser } from "@/components/session.ts";
+import { getSessionUser } from "@/server/auth/current-user.ts";
 import { Skeleton } from "@/components/ui/states.tsx";
 import { TenantView } from "@/components/views/tenant.tsx";
 
