@@ -18,7 +18,11 @@ async function post(url: string, secret: string, body: string): Promise<number> 
   return (await fetch(url, { method: "POST", headers: signedHeaders(secret, body), body })).status;
 }
 
-test("an admin creates a tenant, sees its events, throttles it, and a viewer of another tenant sees none of it", async ({ page, browser, baseURL }, testInfo) => {
+test("an admin creates a tenant, sees its events, throttles it, and a viewer of another tenant sees none of it", async ({
+  page,
+  browser,
+  baseURL,
+}, testInfo) => {
   test.setTimeout(180_000);
   const slug = `dash-${randomBytes(3).toString("hex")}`;
 
@@ -66,7 +70,10 @@ test("an admin creates a tenant, sees its events, throttles it, and a viewer of 
 
   // The admin lowers the tenant's rate limit; the next burst is mostly refused with 429.
   await page.goto("/admin/tenants");
-  await page.getByRole("row", { name: new RegExp(slug) }).getByRole("button", { name: "Edit quotas" }).click();
+  await page
+    .getByRole("row", { name: new RegExp(slug) })
+    .getByRole("button", { name: "Edit quotas" })
+    .click();
   const quotas = page.getByRole("form", { name: `Edit quotas for ${slug}` });
   await quotas.getByLabel("Rate per second").fill("1");
   await quotas.getByLabel("Burst").fill("2");

@@ -30,7 +30,12 @@ export function tidemark(...args: string[]): Promise<Record<string, unknown>[]> 
     child.on("error", reject);
     child.on("close", (code) => {
       if (code !== 0) return reject(new Error(`tidemark ${args.join(" ")} exited with ${code}: ${stderr}`));
-      resolve(stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>));
+      resolve(
+        stdout
+          .split("\n")
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as Record<string, unknown>),
+      );
     });
   });
 }

@@ -60,11 +60,7 @@ export function statement(name: string, text: string): Statement {
 }
 
 /** Runs one parameterised statement (text, or a named Statement) and returns its rows. */
-export async function sql<Row extends pg.QueryResultRow>(
-  on: Queryable,
-  query: string | Statement,
-  values: readonly unknown[] = [],
-): Promise<Row[]> {
+export async function sql<Row extends pg.QueryResultRow>(on: Queryable, query: string | Statement, values: readonly unknown[] = []): Promise<Row[]> {
   const result =
     typeof query === "string"
       ? await on.query<Row>(query, values as unknown[])

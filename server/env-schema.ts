@@ -13,8 +13,7 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-const integer = (min: number, max: number, fallback: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+const integer = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 const optionalString = z
   .string()

@@ -67,9 +67,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (PRISMA_UNAVAILABLE_CODES.has(code)) return true;
   }
   if (error instanceof AggregateError) return error.errors.some(isDatabaseUnavailable);
-  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(
-    error.message,
-  );
+  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(error.message);
 }
 
 export interface ErrorBody {

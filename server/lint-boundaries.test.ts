@@ -37,6 +37,7 @@ describe("import boundaries", () => {
     ["server/worker/probe.ts", 'import { applyBatch } from "../core/apply.ts";\nexport const x = applyBatch;\n'],
     ["server/ingest/probe.ts", 'import { ZEventBody } from "../core/event.ts";\nexport const x = ZEventBody;\n'],
     ["components/probe.ts", 'import type { AppRouter } from "@/server/api/root.ts";\nexport type X = AppRouter;\n'],
+    ["components/probe.ts", 'import { ZQuotas } from "@/server/schemas/tenant.ts";\nexport const x = ZQuotas;\n'],
   ])("%s may import this: %s", async (file, source) => {
     expect(await boundaryErrors(file, source)).toEqual([]);
   });

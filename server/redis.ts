@@ -26,9 +26,7 @@ export interface TokenRequest {
   dailyQuota: number | null;
 }
 
-export type TokenResult =
-  | { allowed: true }
-  | { allowed: false; reason: "rate" | "quota"; retryAfterMs: number };
+export type TokenResult = { allowed: true } | { allowed: false; reason: "rate" | "quota"; retryAfterMs: number };
 
 export interface SharedStore {
   readonly kind: "redis" | "memory";
@@ -190,7 +188,6 @@ export class MemoryStore implements SharedStore {
     await this.clearNamespace();
   }
 }
-
 
 const globalForStore = globalThis as unknown as { tidemarkStore?: SharedStore };
 

@@ -15,8 +15,15 @@ export interface TestEvent {
   body: TEventBody;
 }
 
-export function event(eventId: string, type: TEventBody["type"], itemId: string, version: number, extra: { name?: string; value?: number; refs?: string[] } = {}): TestEvent {
-  const data = type === "item.deleted" ? { id: itemId, version } : { id: itemId, version, name: extra.name ?? null, value: extra.value ?? null, refs: extra.refs ?? [] };
+export function event(
+  eventId: string,
+  type: TEventBody["type"],
+  itemId: string,
+  version: number,
+  extra: { name?: string; value?: number; refs?: string[] } = {},
+): TestEvent {
+  const data =
+    type === "item.deleted" ? { id: itemId, version } : { id: itemId, version, name: extra.name ?? null, value: extra.value ?? null, refs: extra.refs ?? [] };
   return { eventId, body: { type, timestamp: "2026-11-27T10:00:00Z", data } as TEventBody };
 }
 
@@ -85,7 +92,17 @@ export function asStored(states: Map<string, ItemState>): Map<string, StoredItem
   return new Map(
     [...states].map(([id, s]) => [
       id,
-      { itemId: s.itemId, version: s.version, typeRank: s.typeRank, eventId: s.eventId, deleted: s.deleted, name: s.name, category: s.category, value: s.value, refs: s.refs },
+      {
+        itemId: s.itemId,
+        version: s.version,
+        typeRank: s.typeRank,
+        eventId: s.eventId,
+        deleted: s.deleted,
+        name: s.name,
+        category: s.category,
+        value: s.value,
+        refs: s.refs,
+      },
     ]),
   );
 }

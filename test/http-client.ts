@@ -27,25 +27,21 @@ export function keepAliveClient(connections: number): KeepAliveClient {
     post(url, headers, body) {
       const started = performance.now();
       return new Promise<Reply>((resolve, reject) => {
-        const request = http.request(
-          url,
-          { method: "POST", agent, headers: { ...headers, "content-length": String(Buffer.byteLength(body)) } },
-          (response) => {
-            const localPort = response.socket?.localPort ?? 0;
-            const chunks: Buffer[] = [];
-            response.on("data", (chunk: Buffer) => chunks.push(chunk));
-            response.on("error", reject);
-            response.on("end", () =>
-              resolve({
-                status: response.statusCode ?? 0,
-                headers: response.headers,
-                body: Buffer.concat(chunks).toString("utf8"),
-                localPort,
-                ms: performance.now() - started,
-              }),
-            );
-          },
-        );
+        const request = http.request(url, { method: "POST", agent, headers: { ...headers, "content-length": String(Buffer.byteLength(body)) } }, (response) => {
+          const localPort = response.socket?.localPort ?? 0;
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("error", reject);
+          response.on("end", () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: response.headers,
+              body: Buffer.concat(chunks).toString("utf8"),
+              localPort,
+              ms: performance.now() - started,
+            }),
+          );
+        });
         request.on("error", reject);
         request.end(body);
       });

@@ -21,10 +21,7 @@ export async function createTestTenant(overrides: Partial<TCreateTenantInput> = 
 }
 
 export function serveWebhooks(): Promise<TestServer> {
-  return serve([
-    route("POST", "/api/webhooks/[tenant]", postSingle as never),
-    route("POST", "/api/webhooks/[tenant]/batch", postBatch as never),
-  ]);
+  return serve([route("POST", "/api/webhooks/[tenant]", postSingle as never), route("POST", "/api/webhooks/[tenant]/batch", postBatch as never)]);
 }
 
 export function newEventId(): string {

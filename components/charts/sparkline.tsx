@@ -6,7 +6,17 @@
  */
 import { Area, AreaChart, YAxis } from "recharts";
 
-export function Sparkline({ values, width = 140, height = 40, color = "--chart-spark" }: { values: readonly number[]; width?: number; height?: number; color?: `--${string}` }) {
+export function Sparkline({
+  values,
+  width = 140,
+  height = 40,
+  color = "--chart-spark",
+}: {
+  values: readonly number[];
+  width?: number;
+  height?: number;
+  color?: `--${string}`;
+}) {
   const data = values.map((value, index) => ({ index, value }));
   return (
     <div className="spark-chart" style={{ width, height }} aria-hidden="true">

@@ -141,7 +141,17 @@ export function TimeSeriesChart<P extends TimePoint>({ data, series, bucket, uni
   );
 }
 
-function ChartTooltip<P extends TimePoint>({ point, series, bucket, unit }: { point: P; series: readonly SeriesSpec<P>[]; bucket: BucketName; unit: ValueUnit }) {
+function ChartTooltip<P extends TimePoint>({
+  point,
+  series,
+  bucket,
+  unit,
+}: {
+  point: P;
+  series: readonly SeriesSpec<P>[];
+  bucket: BucketName;
+  unit: ValueUnit;
+}) {
   const startsGroup = groupStarts(series);
   return (
     <div className="chart-tooltip">
@@ -160,7 +170,10 @@ function ChartTooltip<P extends TimePoint>({ point, series, bucket, unit }: { po
             rows.push(
               <tr key={spec.key}>
                 <td>
-                  <span className={`swatch ${spec.mark === "line" ? (spec.dashed ? "dashed" : "line") : ""}`} style={spec.mark === "area" ? { background: `var(${spec.color})` } : { color: `var(${spec.color})` }} />{" "}
+                  <span
+                    className={`swatch ${spec.mark === "line" ? (spec.dashed ? "dashed" : "line") : ""}`}
+                    style={spec.mark === "area" ? { background: `var(${spec.color})` } : { color: `var(${spec.color})` }}
+                  />{" "}
                   {spec.label}
                 </td>
                 <td className="num">{formatValue(point[spec.key] as number | null, unit)}</td>

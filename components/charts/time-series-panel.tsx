@@ -115,7 +115,19 @@ function Legend<P>({ series }: { series: readonly SeriesSpec<P>[] }) {
   );
 }
 
-function SeriesTable<P extends TimePoint>({ title, data, series, bucket, unit }: { title: string; data: readonly P[]; series: readonly SeriesSpec<P>[]; bucket: BucketName; unit: ValueUnit }) {
+function SeriesTable<P extends TimePoint>({
+  title,
+  data,
+  series,
+  bucket,
+  unit,
+}: {
+  title: string;
+  data: readonly P[];
+  series: readonly SeriesSpec<P>[];
+  bucket: BucketName;
+  unit: ValueUnit;
+}) {
   const grouped = series.some((spec) => spec.group);
   const groups: { label: string; span: number }[] = [];
   if (grouped) {

@@ -6,7 +6,11 @@ import { timeZoneLabel } from "../format.ts";
 const subscribe = () => () => {};
 
 export function TimeZoneNote() {
-  const label = useSyncExternalStore(subscribe, () => timeZoneLabel(), () => "");
+  const label = useSyncExternalStore(
+    subscribe,
+    () => timeZoneLabel(),
+    () => "",
+  );
   if (!label) return null;
   return <span>Times are shown in {label}.</span>;
 }

@@ -8,7 +8,17 @@
  */
 import { useEffect, useRef, type ReactNode } from "react";
 
-export function EditorPanel({ id, returnFocusTo, onClose, children }: { id: string; returnFocusTo: HTMLElement | null; onClose: () => void; children: ReactNode }) {
+export function EditorPanel({
+  id,
+  returnFocusTo,
+  onClose,
+  children,
+}: {
+  id: string;
+  returnFocusTo: HTMLElement | null;
+  onClose: () => void;
+  children: ReactNode;
+}) {
   const ref = useRef<HTMLDivElement>(null);
   const opener = useRef(returnFocusTo);
   useEffect(() => {

@@ -9,8 +9,26 @@
 import type { CSSProperties, ReactNode } from "react";
 import { errorCode, errorMessage } from "../errors.ts";
 
-export function Skeleton({ height, width = "100%", style, label }: { height: number | string; width?: number | string; style?: CSSProperties; label?: string }) {
-  return <div className="skeleton" style={{ height, width, ...style }} aria-hidden={label ? undefined : true} aria-label={label} role={label ? "status" : undefined} />;
+export function Skeleton({
+  height,
+  width = "100%",
+  style,
+  label,
+}: {
+  height: number | string;
+  width?: number | string;
+  style?: CSSProperties;
+  label?: string;
+}) {
+  return (
+    <div
+      className="skeleton"
+      style={{ height, width, ...style }}
+      aria-hidden={label ? undefined : true}
+      aria-label={label}
+      role={label ? "status" : undefined}
+    />
+  );
 }
 
 /** What a failed query means to the reader. */
@@ -19,7 +37,11 @@ export function describeError(error: unknown, what = "this"): { title: string; d
     case "FORBIDDEN":
       return { title: `You don't have access to ${what}`, detail: "Ask an admin to add you to it.", retryable: false };
     case "NOT_FOUND":
-      return { title: `No such ${what === "this" ? "thing" : what.replace(/^this /, "")}`, detail: "Check the address, or go back to the overview.", retryable: false };
+      return {
+        title: `No such ${what === "this" ? "thing" : what.replace(/^this /, "")}`,
+        detail: "Check the address, or go back to the overview.",
+        retryable: false,
+      };
     case "UNAUTHORIZED":
       return { title: "Your session has ended", detail: "Sign in again to continue.", retryable: false };
     case "SERVICE_UNAVAILABLE":
@@ -29,17 +51,7 @@ export function describeError(error: unknown, what = "this"): { title: string; d
   }
 }
 
-export function ErrorState({
-  error,
-  onRetry,
-  title,
-  children,
-}: {
-  error: unknown;
-  onRetry?: () => void;
-  title?: string;
-  children?: ReactNode;
-}) {
+export function ErrorState({ error, onRetry, title, children }: { error: unknown; onRetry?: () => void; title?: string; children?: ReactNode }) {
   const described = describeError(error);
   return (
     <div className="notice bad state" role="alert">

@@ -31,10 +31,7 @@ export function AdminDeadLettersView() {
   const requested = params.get("tenant");
   const slugs = tenants.data?.map((tenant) => tenant.slug) ?? [];
   // Default to the first tenant with dead events, else the first tenant.
-  const tenant =
-    requested && slugs.includes(requested)
-      ? requested
-      : (tenants.data?.find((t) => (t.overview?.dead ?? 0) > 0)?.slug ?? slugs[0] ?? null);
+  const tenant = requested && slugs.includes(requested) ? requested : (tenants.data?.find((t) => (t.overview?.dead ?? 0) > 0)?.slug ?? slugs[0] ?? null);
 
   const dead = useInfiniteQuery({
     // Shaped like tRPC's keys, so trpc.admin.deadLetters.pathFilter() reaches it.

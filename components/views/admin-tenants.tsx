@@ -63,11 +63,7 @@ export function AdminTenantsView() {
           <SecretBox label="Webhook secret" value={revealed.secret} onDismiss={() => setRevealed(null)}>
             <p className="small" style={{ margin: 0 }}>
               {revealed.kind === "created" ? "New tenant " : "New secret for "}
-              <strong className="mono">{revealed.slug}</strong>. Senders sign with it at{" "}
-              <code>
-                POST /api/webhooks/{revealed.slug}
-              </code>
-              .
+              <strong className="mono">{revealed.slug}</strong>. Senders sign with it at <code>POST /api/webhooks/{revealed.slug}</code>.
               {revealed.previousValidUntil ? ` The previous secret keeps verifying until ${formatDateTime(revealed.previousValidUntil)}.` : ""}
             </p>
           </SecretBox>

@@ -143,7 +143,11 @@ export function AdminUsersView({ currentUserId }: { currentUserId: number | null
                           </th>
                           <td>{user.role}</td>
                           <td className="wrap">
-                            {user.tenants.length === 0 ? <span className="muted">{user.role === "admin" ? "all (admin)" : "none"}</span> : user.tenants.join(", ")}
+                            {user.tenants.length === 0 ? (
+                              <span className="muted">{user.role === "admin" ? "all (admin)" : "none"}</span>
+                            ) : (
+                              user.tenants.join(", ")
+                            )}
                           </td>
                           <td className="num">{formatCount(user.sessions)}</td>
                           <td>
@@ -292,7 +296,12 @@ function CreateUser({ slugs, onCreated }: { slugs: string[]; onCreated: (email: 
           />
         </div>
         <div style={{ marginTop: 12 }}>
-          <TenantChecks legend={role === "admin" ? "Tenants (admins see all tenants anyway)" : "Tenants"} slugs={slugs} selected={tenantSlugs} onChange={setTenantSlugs} />
+          <TenantChecks
+            legend={role === "admin" ? "Tenants (admins see all tenants anyway)" : "Tenants"}
+            slugs={slugs}
+            selected={tenantSlugs}
+            onChange={setTenantSlugs}
+          />
         </div>
         <FormError message={errors.form} />
         <div className="form-actions">

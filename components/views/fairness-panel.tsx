@@ -69,7 +69,16 @@ export function FairnessPanel() {
                   <td aria-hidden="true" style={{ minWidth: 140 }}>
                     <div style={{ position: "relative", height: 12, background: "var(--border)", borderRadius: 3 }}>
                       <div style={{ width: `${row.share * 100}%`, height: "100%", background: "var(--accent)", borderRadius: 3 }} />
-                      <div style={{ position: "absolute", top: -2, bottom: -2, left: `calc(${row.weightShare * 100}% - 1px)`, width: 2, background: "var(--text)" }} />
+                      <div
+                        style={{
+                          position: "absolute",
+                          top: -2,
+                          bottom: -2,
+                          left: `calc(${row.weightShare * 100}% - 1px)`,
+                          width: 2,
+                          background: "var(--text)",
+                        }}
+                      />
                     </div>
                   </td>
                 </tr>

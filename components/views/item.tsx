@@ -177,8 +177,8 @@ export function ItemView({ slug, itemId }: { slug: string; itemId: string }) {
           <section className="stack" aria-labelledby="history-heading" style={{ gap: 8 }}>
             <h2 id="history-heading">History</h2>
             <p className="muted small" style={{ margin: 0 }}>
-              Every event received for this item, highest version first{data.events.length >= 500 ? " (the 500 most relevant)" : ""}. The
-              winning event is marked.
+              Every event received for this item, highest version first{data.events.length >= 500 ? " (the 500 most relevant)" : ""}. The winning event is
+              marked.
             </p>
             {data.events.length === 0 ? (
               <p className="panel muted">No events.</p>

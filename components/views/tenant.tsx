@@ -20,7 +20,11 @@ import { ZTenantSlug } from "@/server/schemas/tenant.ts";
 
 const noSubscribe = () => () => {};
 function useOrigin(): string {
-  return useSyncExternalStore(noSubscribe, () => window.location.origin, () => "");
+  return useSyncExternalStore(
+    noSubscribe,
+    () => window.location.origin,
+    () => "",
+  );
 }
 
 export function TenantView({ slug, isAdmin }: { slug: string; isAdmin: boolean }) {
@@ -136,8 +140,19 @@ type SeriesData = NonNullable<ReturnType<typeof useTenantSeries>["data"]>;
 function isEmpty(points: readonly SeriesPoint[]): boolean {
   return points.every(
     (p) =>
-      p.receivedCreated + p.receivedUpdated + p.receivedDeleted + p.applied + p.stale + p.duplicate + p.rejected + p.dead + p.rateLimited + p.redelivered + p.conflicts + p.invalid === 0 &&
-      !p.backlog,
+      p.receivedCreated +
+        p.receivedUpdated +
+        p.receivedDeleted +
+        p.applied +
+        p.stale +
+        p.duplicate +
+        p.rejected +
+        p.dead +
+        p.rateLimited +
+        p.redelivered +
+        p.conflicts +
+        p.invalid ===
+        0 && !p.backlog,
   );
 }
 
@@ -187,8 +202,8 @@ function Totals({ series, stale }: { series: SeriesData; stale: boolean }) {
       </dl>
       <p className="range-line">
         <time dateTime={new Date(series.from).toISOString()}>{formatDateTime(series.from)}</time> –{" "}
-        <time dateTime={new Date(series.to).toISOString()}>{formatDateTime(series.to)}</time> ({timeZoneLabel(series.to)}) · {BUCKET_LABEL[series.bucket]}, the range
-        widened to whole buckets; the last one is still filling.
+        <time dateTime={new Date(series.to).toISOString()}>{formatDateTime(series.to)}</time> ({timeZoneLabel(series.to)}) · {BUCKET_LABEL[series.bucket]}, the
+        range widened to whole buckets; the last one is still filling.
         <br />
         Latency p50 {formatMs(t.p50)}, p99 {formatMs(t.p99)} · answered without storing: {formatCount(t.redelivered)} redelivered, {formatCount(t.conflicts)}{" "}
         conflicting, {formatCount(t.invalid)} invalid, {formatCount(t.rateLimited)} rate-limited.
@@ -320,9 +335,8 @@ function NoEvents({ slug, range }: { slug: string; range: RangeKey }) {
       <details style={{ textAlign: "left", maxWidth: 760, margin: "12px auto 0" }}>
         <summary>How to send one</summary>
         <p className="small">
-          POST a signed JSON event to <code>{url}</code> with the Standard Webhooks headers (<code>webhook-id</code>,{" "}
-          <code>webhook-timestamp</code>, <code>webhook-signature</code>); any Standard Webhooks or Svix library can sign it with the tenant&apos;s
-          secret. With a shell:
+          POST a signed JSON event to <code>{url}</code> with the Standard Webhooks headers (<code>webhook-id</code>, <code>webhook-timestamp</code>,{" "}
+          <code>webhook-signature</code>); any Standard Webhooks or Svix library can sign it with the tenant&apos;s secret. With a shell:
         </p>
         <pre className="table-scroll small" style={{ padding: 10, margin: 0 }}>
           {`SECRET='whsec_…'   # the tenant's webhook secret

@@ -127,7 +127,9 @@ describe("access matrix", () => {
       const codes: Record<string, string> = {};
       for (const role of ["anonymous", "otherViewer", "viewer", "admin"] as const) {
         const caller = createCaller(createContextInner({ user: users[role] }));
-        const procedure = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller) as (input: unknown) => Promise<unknown>;
+        const procedure = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller) as (
+          input: unknown,
+        ) => Promise<unknown>;
         codes[role] = await procedure(given).then(
           () => "allowed",
           (error: unknown) => (error instanceof TRPCError ? error.code : String(error)),

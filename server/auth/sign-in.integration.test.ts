@@ -79,7 +79,8 @@ describe("sign-in", () => {
 
   it("limits attempts per address, across accounts", async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 22; i++) statuses.push((await signIn({ email: `spray-${i}@test.example`, password: "guess" }, { "x-forwarded-for": "203.0.113.9" })).status);
+    for (let i = 0; i < 22; i++)
+      statuses.push((await signIn({ email: `spray-${i}@test.example`, password: "guess" }, { "x-forwarded-for": "203.0.113.9" })).status);
     expect(statuses.slice(0, 20)).toEqual(Array(20).fill(401));
     expect(statuses.slice(20)).toEqual([429, 429]);
   });
@@ -97,7 +98,10 @@ describe("sign-out", () => {
     const token = tokenFrom(await signIn({ email, password: PASSWORD }));
     expect(await userForSession(token)).not.toBeNull();
     const response = await signOutRoute(
-      new Request("http://app.test/api/auth/sign-out", { method: "POST", headers: { host: "app.test", cookie: `${SESSION_COOKIE}=${encodeURIComponent(token)}` } }),
+      new Request("http://app.test/api/auth/sign-out", {
+        method: "POST",
+        headers: { host: "app.test", cookie: `${SESSION_COOKIE}=${encodeURIComponent(token)}` },
+      }),
     );
     expect(response.status).toBe(200);
     expect(response.headers.get("set-cookie")).toContain("Expires=Thu, 01 Jan 1970");

@@ -38,7 +38,14 @@ export async function createUser(input: TCreateUserInput): Promise<CreatedUser> 
 
 export async function listUsers() {
   const users = await db.user.findMany({
-    select: { id: true, email: true, role: true, createdAt: true, memberships: { select: { tenant: { select: { slug: true } } } }, _count: { select: { sessions: true } } },
+    select: {
+      id: true,
+      email: true,
+      role: true,
+      createdAt: true,
+      memberships: { select: { tenant: { select: { slug: true } } } },
+      _count: { select: { sessions: true } },
+    },
     orderBy: { email: "asc" },
   });
   return users.map((user) => ({

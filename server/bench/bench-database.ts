@@ -52,9 +52,7 @@ export async function createBenchDatabase(serverUrl: string, cleanup: Cleanup): 
     throw new Error(`cannot create a bench database on ${new URL(serverUrl).host}: ${(error as Error).message}`);
   }
   // WITH (FORCE) ends connections a killed app may have left behind.
-  cleanup.add(`drop database ${name}`, () =>
-    onMaintenanceDatabase(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
-  );
+  cleanup.add(`drop database ${name}`, () => onMaintenanceDatabase(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)));
   const url = withDatabase(serverUrl, name);
   await migrate(url);
   return { name, url };

@@ -82,7 +82,16 @@ describe("report", () => {
   });
 
   it("aligns columns", () => {
-    expect(renderTable(["name", "n"], [["a", "1"], ["bbb", "22"]], new Set([1]))).toBe("name   n\n────  ──\na      1\nbbb   22");
+    expect(
+      renderTable(
+        ["name", "n"],
+        [
+          ["a", "1"],
+          ["bbb", "22"],
+        ],
+        new Set([1]),
+      ),
+    ).toBe("name   n\n────  ──\na      1\nbbb   22");
   });
 });
 

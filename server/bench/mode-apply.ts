@@ -135,7 +135,7 @@ export const apply: BenchMode = {
     run.context.push(
       `workload: ${n(EVENTS)} events over ${n(ITEMS)} items per tenant (rising versions, ~10% deletes, arrival order shuffled), stored as pending through the ingestion code`,
       `g: ${LOOPS} worker loops in the bench process, quantum ${env.WORKER_QUANTUM}, max batch ${env.WORKER_MAX_BATCH}; h: ${LOOPS} connections, ${RAW_BATCH} events per transaction`,
-      "both run in the bench process, so its CPU column is theirs (\"bench\")",
+      'both run in the bench process, so its CPU column is theirs ("bench")',
     );
     const events = workload("ev", EVENTS, ITEMS);
     // Earlier modes leave pending events behind; the workers here must see only this mode's.
@@ -189,7 +189,11 @@ export const apply: BenchMode = {
       [workers.id],
     );
     const finished = outcomes.reduce((sum, row) => sum + row.n, 0);
-    run.check("g) every event has one outcome", finished === EVENTS && outcomes.every((row) => row.outcome !== null && row.outcome !== "dead"), outcomes.map((row) => `${row.outcome ?? "none"} ${n(row.n)}`).join(", "));
+    run.check(
+      "g) every event has one outcome",
+      finished === EVENTS && outcomes.every((row) => row.outcome !== null && row.outcome !== "dead"),
+      outcomes.map((row) => `${row.outcome ?? "none"} ${n(row.n)}`).join(", "),
+    );
     const model = modelState(events);
     const { rows: items } = await pool.query<{ item_id: string; version: number; deleted: boolean; name: string | null }>(
       "SELECT item_id, version, deleted, name FROM items WHERE tenant_id = $1",
@@ -199,7 +203,11 @@ export const apply: BenchMode = {
       const expected = model.get(item.item_id);
       return !expected || expected.version !== item.version || expected.deleted !== item.deleted || expected.name !== item.name;
     }).length;
-    run.check("g) item state equals the model", items.length === model.size && mismatched === 0, `${n(items.length)} items, ${n(mismatched)} differ from the model`);
+    run.check(
+      "g) item state equals the model",
+      items.length === model.size && mismatched === 0,
+      `${n(items.length)} items, ${n(mismatched)} differ from the model`,
+    );
     return run.report();
   },
 };

@@ -94,9 +94,16 @@ export const dashboard: BenchMode = {
         const t0 = performance.now();
         const series = await getSeries(tenant.id, { from: new Date(Date.now() - range.ms), to: new Date() });
         recorder.record(performance.now() - t0);
-        if (i === 0) run.check(`${range.name}: the series covers the range`, series.totals.applied > 0, `${series.points.length} ${series.bucket} points, ${n(series.totals.applied)} applied`);
+        if (i === 0)
+          run.check(
+            `${range.name}: the series covers the range`,
+            series.totals.applied > 0,
+            `${series.points.length} ${series.bucket} points, ${n(series.totals.applied)} applied`,
+          );
       }
-      run.measurements.push(timed(`series-${range.name}`, `stats.series ${range.name}, in-process (queries only)`, recorder, (performance.now() - started) / 1000));
+      run.measurements.push(
+        timed(`series-${range.name}`, `stats.series ${range.name}, in-process (queries only)`, recorder, (performance.now() - started) / 1000),
+      );
     }
 
     const app = await ctx.startApp();
@@ -105,7 +112,10 @@ export const dashboard: BenchMode = {
     for (const range of RANGES) {
       const recorder = new LatencyRecorder();
       const url = () => {
-        const input = { json: { tenant: tenant.slug, from: new Date(Date.now() - range.ms).toISOString(), to: new Date().toISOString() }, meta: { values: { from: ["Date"], to: ["Date"] } } };
+        const input = {
+          json: { tenant: tenant.slug, from: new Date(Date.now() - range.ms).toISOString(), to: new Date().toISOString() },
+          meta: { values: { from: ["Date"], to: ["Date"] } },
+        };
         return `${app.url}/api/trpc/stats.series?input=${encodeURIComponent(JSON.stringify(input))}`;
       };
       const headers = { cookie: `tidemark_session=${token}` };
@@ -119,7 +129,9 @@ export const dashboard: BenchMode = {
         recorder.record(performance.now() - t0);
         if (response.status !== 200) run.check(`${range.name} over HTTP answers 200`, false, `got ${response.status}`);
       }
-      run.measurements.push(timed(`series-http-${range.name}`, `stats.series ${range.name}, over HTTP (tRPC, signed in)`, recorder, (performance.now() - started) / 1000));
+      run.measurements.push(
+        timed(`series-http-${range.name}`, `stats.series ${range.name}, over HTTP (tRPC, signed in)`, recorder, (performance.now() - started) / 1000),
+      );
     }
     const slowest = Math.max(...run.measurements.map((m) => m.latency?.p99 ?? 0));
     run.check("every range answers in well under a second (p99 < 500 ms)", slowest < 500, `slowest p99 ${slowest.toFixed(0)} ms`);

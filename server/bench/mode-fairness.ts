@@ -149,9 +149,27 @@ export const fairness: BenchMode = {
       const alone = m.find((x) => x.id === "small-alone")?.latency?.p99;
       const beside = m.find((x) => x.id === "small-with-whale")?.latency?.p99;
       return [
-        { label: "small-tenant p99 with the whale ÷ without (goal ≤ 1.5)", kind: "rate", numerator: "small-with-whale", denominator: "small-alone", value: alone && beside ? beside / alone : null },
-        { label: "Jain's index of small tenants' mean latency, alone (goal ≥ 0.95)", kind: "rate", numerator: "small-alone", denominator: "small-alone", value: jain.alone },
-        { label: "Jain's index of small tenants' mean latency, with the whale (goal ≥ 0.95)", kind: "rate", numerator: "small-with-whale", denominator: "small-with-whale", value: jain.withWhale },
+        {
+          label: "small-tenant p99 with the whale ÷ without (goal ≤ 1.5)",
+          kind: "rate",
+          numerator: "small-with-whale",
+          denominator: "small-alone",
+          value: alone && beside ? beside / alone : null,
+        },
+        {
+          label: "Jain's index of small tenants' mean latency, alone (goal ≥ 0.95)",
+          kind: "rate",
+          numerator: "small-alone",
+          denominator: "small-alone",
+          value: jain.alone,
+        },
+        {
+          label: "Jain's index of small tenants' mean latency, with the whale (goal ≥ 0.95)",
+          kind: "rate",
+          numerator: "small-with-whale",
+          denominator: "small-with-whale",
+          value: jain.withWhale,
+        },
       ];
     };
     const jain: { alone: number | null; withWhale: number | null } = { alone: null, withWhale: null };
@@ -172,7 +190,14 @@ export const fairness: BenchMode = {
     for (let i = 0; i < SMALL_TENANTS; i++) small.push(await ctx.createTenant(`bench-small-${tag}`));
     const smallIds = small.map((tenant) => tenant.id);
 
-    const worker = new Worker({ concurrency: LOOPS, quantum: env.WORKER_QUANTUM, maxBatch: env.WORKER_MAX_BATCH, leaseMs: env.WORKER_LEASE_MS, maxAttempts: env.WORKER_MAX_ATTEMPTS, pollMs: env.WORKER_POLL_MS });
+    const worker = new Worker({
+      concurrency: LOOPS,
+      quantum: env.WORKER_QUANTUM,
+      maxBatch: env.WORKER_MAX_BATCH,
+      leaseMs: env.WORKER_LEASE_MS,
+      maxAttempts: env.WORKER_MAX_ATTEMPTS,
+      pollMs: env.WORKER_POLL_MS,
+    });
     await worker.start();
     ctx.onModeEnd("stop the fairness workers", () => worker.stop(5_000));
 
@@ -191,14 +216,24 @@ export const fairness: BenchMode = {
     // set off a vacuum of the whole inbox in the middle of the measurement instead.
     await pool.query("VACUUM ANALYZE events");
     signalNewEvents();
-    const [{ n: whaleDoneBefore = 0 } = { n: 0 }] = await sql<{ n: number }>(pool, "SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status = 'done'", [whale.id]);
+    const [{ n: whaleDoneBefore = 0 } = { n: 0 }] = await sql<{ n: number }>(
+      pool,
+      "SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status = 'done'",
+      [whale.id],
+    );
     ctx.announce(`j) small tenants beside the whale: ${seconds} s`);
     const started = performance.now();
     const sentBeside = await sendSteadyTraffic(small, "beside", seconds);
     const window = (performance.now() - started) / 1000;
-    const [{ n: whaleDone = 0 } = { n: 0 }] = await sql<{ n: number }>(pool, "SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status = 'done'", [whale.id]);
+    const [{ n: whaleDone = 0 } = { n: 0 }] = await sql<{ n: number }>(pool, "SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status = 'done'", [
+      whale.id,
+    ]);
     run.check("j) every small event applied", await waitUntilDone(smallIds, 30_000), `${n(sentBeside)} sent`);
-    run.check("j) the whale stayed backlogged throughout", whaleDone < WHALE_BACKLOG, `${n(whaleDone)} of ${n(WHALE_BACKLOG)} whale events applied by the end of the window`);
+    run.check(
+      "j) the whale stayed backlogged throughout",
+      whaleDone < WHALE_BACKLOG,
+      `${n(whaleDone)} of ${n(WHALE_BACKLOG)} whale events applied by the end of the window`,
+    );
     await worker.stop(5_000);
 
     const beside = await latencies(smallIds, "beside");
@@ -228,7 +263,11 @@ export const fairness: BenchMode = {
     await pool.query("ANALYZE tenants, scheduler_state");
     const claims = await timeClaims();
     const quantum = Math.min(env.WORKER_QUANTUM, env.WORKER_MAX_BATCH); // the whale has weight 1
-    run.check("l) every claim took the whale's quantum", claims.claimed.every((count) => count === quantum), `${n(quantum)} events per claim`);
+    run.check(
+      "l) every claim took the whale's quantum",
+      claims.claimed.every((count) => count === quantum),
+      `${n(quantum)} events per claim`,
+    );
     const claimSeconds = claims.ms.reduce((sum, ms) => sum + ms, 0) / 1000;
     run.measurements.push({
       id: "claim",

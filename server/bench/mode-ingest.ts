@@ -186,7 +186,11 @@ async function rawInserts({ run, ctx, connections }: Ingest): Promise<number> {
   });
   run.measureSql("pg-multi-row-insert", `e) raw pg multi-row INSERT (prepared), ${BATCH_SIZE} rows`, e, BATCH_CONNECTIONS, BATCH_SIZE);
   const multiRows = await storedCount(multi.id);
-  run.check("e) rows", multiRows === e.totalStatements * BATCH_SIZE, `${n(multiRows)} rows stored, ${n(e.totalStatements)} statements × ${BATCH_SIZE} completed`);
+  run.check(
+    "e) rows",
+    multiRows === e.totalStatements * BATCH_SIZE,
+    `${n(multiRows)} rows stored, ${n(e.totalStatements)} statements × ${BATCH_SIZE} completed`,
+  );
   return e.rate;
 }
 

@@ -74,7 +74,11 @@ export class ModeRun {
       ...(errors > 0 ? [`${n(errors)} connection errors (${n(timeouts)} timeouts)`] : []),
     ];
     const total = Object.values(result.allStatuses).reduce((sum, count) => sum + count, 0);
-    this.check(`${label} answers`, problems.length === 0, problems.length === 0 ? `all ${n(total)} responses ${status}` : `expected only ${status}, got ${problems.join(", ")}`);
+    this.check(
+      `${label} answers`,
+      problems.length === 0,
+      problems.length === 0 ? `all ${n(total)} responses ${status}` : `expected only ${status}, got ${problems.join(", ")}`,
+    );
   }
 
   /** Adds an HTTP run's figures to the table; `perRequest` units (events) per request. */

@@ -14,8 +14,24 @@ export interface ModeEntry {
 }
 
 export const MODES: readonly ModeEntry[] = [
-  { name: "ingest", summary: "webhook events/s, single and 500-event batch, against node:http, Next.js no-op and raw INSERT floors", load: async () => (await import("./mode-ingest.ts")).ingest },
-  { name: "apply", summary: "events applied per second by the workers, against a raw multi-row upsert", load: async () => (await import("./mode-apply.ts")).apply },
-  { name: "dashboard", summary: "the tenant page's series over 30 days of history, in-process and over HTTP", load: async () => (await import("./mode-dashboard.ts")).dashboard },
-  { name: "fairness", summary: "small tenants' latency beside a whale's backlog (p99 ratio, Jain's index)", load: async () => (await import("./mode-fairness.ts")).fairness },
+  {
+    name: "ingest",
+    summary: "webhook events/s, single and 500-event batch, against node:http, Next.js no-op and raw INSERT floors",
+    load: async () => (await import("./mode-ingest.ts")).ingest,
+  },
+  {
+    name: "apply",
+    summary: "events applied per second by the workers, against a raw multi-row upsert",
+    load: async () => (await import("./mode-apply.ts")).apply,
+  },
+  {
+    name: "dashboard",
+    summary: "the tenant page's series over 30 days of history, in-process and over HTTP",
+    load: async () => (await import("./mode-dashboard.ts")).dashboard,
+  },
+  {
+    name: "fairness",
+    summary: "small tenants' latency beside a whale's backlog (p99 ratio, Jain's index)",
+    load: async () => (await import("./mode-fairness.ts")).fairness,
+  },
 ];

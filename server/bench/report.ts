@@ -44,9 +44,7 @@ export interface CpuFigure {
 /** CPU seconds over a window of `seconds` in which `units` were done → per-unit and per-second figures. */
 export function cpuFigures(cpu: Record<string, number> | null, units: number, seconds: number): Record<string, CpuFigure> | undefined {
   if (!cpu || units === 0 || seconds <= 0) return undefined;
-  return Object.fromEntries(
-    Object.entries(cpu).map(([label, used]) => [label, { microsPerUnit: (used * 1e6) / units, cores: used / seconds }]),
-  );
+  return Object.fromEntries(Object.entries(cpu).map(([label, used]) => [label, { microsPerUnit: (used * 1e6) / units, cores: used / seconds }]));
 }
 
 export interface Ratio {
@@ -159,7 +157,19 @@ export function renderReport(report: ModeReport): string {
     formatCpu(m.cpu?.bench),
     formatStatuses(m.statuses),
   ]);
-  const headers = ["figure", "conns", "rate", "unit", "requests", "p50 ms", "p99 ms", "server CPU", "postgres CPU", "bench CPU", "HTTP statuses (all responses)"];
+  const headers = [
+    "figure",
+    "conns",
+    "rate",
+    "unit",
+    "requests",
+    "p50 ms",
+    "p99 ms",
+    "server CPU",
+    "postgres CPU",
+    "bench CPU",
+    "HTTP statuses (all responses)",
+  ];
   out.push(renderTable(headers, rows, new Set([1, 2, 4, 5, 6, 7, 8, 9])));
   if (report.measurements.some((m) => m.cpu)) {
     out.push("CPU columns: µs of CPU per unit (cores busy on average over the window); server = the app or the node:http floor, bench = the load generator");
@@ -169,7 +179,14 @@ export function renderReport(report: ModeReport): string {
   if (notes.length > 0) out.push("", "notes", ...notes);
 
   if (report.ratios.length > 0) {
-    out.push("", renderTable(["ratio", "value"], report.ratios.map((r) => [r.label, formatRatio(r.value)]), new Set([1])));
+    out.push(
+      "",
+      renderTable(
+        ["ratio", "value"],
+        report.ratios.map((r) => [r.label, formatRatio(r.value)]),
+        new Set([1]),
+      ),
+    );
     if (report.ratios.some((r) => r.kind === "cpu")) {
       out.push("ratios by CPU: what the rate ratio would be had CPU been the only limit (inverse ratio of CPU per unit); steadier on a busy machine");
     }

@@ -106,9 +106,7 @@ export async function runSqlLoad(options: SqlLoadOptions): Promise<SqlLoadResult
     };
   } finally {
     await Promise.all(
-      clients.map((client) =>
-        client.end().catch((error: Error) => process.stderr.write(`bench: closing a load connection failed: ${error.message}\n`)),
-      ),
+      clients.map((client) => client.end().catch((error: Error) => process.stderr.write(`bench: closing a load connection failed: ${error.message}\n`))),
     );
   }
 }

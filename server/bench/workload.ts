@@ -25,7 +25,14 @@ export function workload(tag: string, events: number, items: number, seed = 1): 
     const data =
       type === "item.deleted"
         ? { id: `item-${item}`, version }
-        : { id: `item-${item}`, version, name: `Item ${item} v${version}`, category: `category-${item % 16}`, value: random() * 100, refs: [`item-${(item * 7 + 1) % items}`] };
+        : {
+            id: `item-${item}`,
+            version,
+            name: `Item ${item} v${version}`,
+            category: `category-${item % 16}`,
+            value: random() * 100,
+            refs: [`item-${(item * 7 + 1) % items}`],
+          };
     out.push({ eventId: `${tag}-${seq}`, body: { type, timestamp: "2026-11-27T10:00:00Z", data } as TEventBody });
   }
   return shuffled(out, random);
@@ -38,4 +45,3 @@ export async function storeWorkload(tenantId: number, events: readonly WorkloadE
     await storeEvents(tenantId, chunk);
   }
 }
-

@@ -25,7 +25,10 @@ const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 let args;
 try {
-  args = parseBenchArgs(process.argv.slice(2), MODES.map((mode) => mode.name));
+  args = parseBenchArgs(
+    process.argv.slice(2),
+    MODES.map((mode) => mode.name),
+  );
 } catch (error) {
   if (!(error instanceof BenchUsageError)) throw error;
   process.stderr.write(`bench: ${error.message}\n\n${usage(MODES)}\n`);

@@ -122,10 +122,7 @@ describe("tidemark tenant", () => {
     expect(validUntil).toBeGreaterThanOrEqual(before + 2 * 3_600_000);
     expect(validUntil).toBeLessThanOrEqual(Date.now() + 2 * 3_600_000);
 
-    const { rows } = await pool.query(
-      "SELECT secret, previous_secret, previous_secret_expires_at FROM tenants WHERE id = $1",
-      [tenant.id],
-    );
+    const { rows } = await pool.query("SELECT secret, previous_secret, previous_secret_expires_at FROM tenants WHERE id = $1", [tenant.id]);
     const row = rows[0] as { secret: string; previous_secret: string; previous_secret_expires_at: Date };
     expect(row.secret).toBe(line?.secret);
     expect(row.previous_secret).toBe(oldSecret);
@@ -171,14 +168,23 @@ describe("tidemark items export", () => {
     const other = await tenantFixture();
     await insertItems(tenant.id, 6, { deletedEvery: 3 });
     await insertItems(other.id, 2);
-    await pool.query("INSERT INTO item_refs (tenant_id, item_id, ref_id) VALUES ($1, 'item-00001', 'zeta'), ($1, 'item-00001', 'alpha'), ($1, 'item-00001', 'mu')", [
-      tenant.id,
-    ]);
+    await pool.query(
+      "INSERT INTO item_refs (tenant_id, item_id, ref_id) VALUES ($1, 'item-00001', 'zeta'), ($1, 'item-00001', 'alpha'), ($1, 'item-00001', 'mu')",
+      [tenant.id],
+    );
 
     const live = await tidemark("items", "export", "--tenant", tenant.slug);
     expect(live.code).toBe(0);
     expect(live.lines.map((item) => item.id)).toEqual(["item-00001", "item-00002", "item-00004", "item-00005"]);
-    expect(live.lines[0]).toEqual({ id: "item-00001", version: 1, deleted: false, name: "Item 1", category: "cat-1", value: 0.5, refs: ["alpha", "mu", "zeta"] });
+    expect(live.lines[0]).toEqual({
+      id: "item-00001",
+      version: 1,
+      deleted: false,
+      name: "Item 1",
+      category: "cat-1",
+      value: 0.5,
+      refs: ["alpha", "mu", "zeta"],
+    });
     expect(live.lines[1]?.refs).toEqual([]);
 
     const all = await tidemark("items", "export", "--tenant", tenant.slug, "--include-deleted");
@@ -300,7 +306,7 @@ describe("tidemark usage and errors", () => {
     expect(result.stdout).toBe("");
     const error = errorLine(result);
     expect(error.code).toBe("validation_failed");
-    expect(error.message).toContain('--slug: must be 1–63 lowercase letters');
+    expect(error.message).toContain("--slug: must be 1–63 lowercase letters");
     expect(error.message).toContain('--rate: must be a number (got "fast")');
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });

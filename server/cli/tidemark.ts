@@ -193,8 +193,11 @@ const COMMANDS: Record<string, Command> = {
     async run(values) {
       const { updateQuotas } = await import("../tenants/service.ts");
       const quotas = given(quotasFrom(values));
-      if (Object.keys(quotas).length === 0) throw new UsageError("tenant set-quotas needs at least one of --rate, --burst, --weight, --daily-quota, --max-concurrency");
-      const input = ZQuotas.partial().extend({ slug: ZTenantSlug }).parse({ slug: text(values, "slug"), ...quotas });
+      if (Object.keys(quotas).length === 0)
+        throw new UsageError("tenant set-quotas needs at least one of --rate, --burst, --weight, --daily-quota, --max-concurrency");
+      const input = ZQuotas.partial()
+        .extend({ slug: ZTenantSlug })
+        .parse({ slug: text(values, "slug"), ...quotas });
       const { slug, ...changes } = input;
       await emit(await updateQuotas(slug, changes));
     },
@@ -225,7 +228,7 @@ const COMMANDS: Record<string, Command> = {
     async run(values) {
       const { listDead } = await import("../worker/dead-letters.ts");
       const tenantId = await tenantIdOf(text(values, "tenant"));
-      for (let afterId = 0; ; ) {
+      for (let afterId = 0; ;) {
         const page = await listDead(tenantId, { afterId, limit: 1_000 });
         for (const { id: _id, ...event } of page) await emit(event);
         if (page.length < 1_000) return;

@@ -31,7 +31,11 @@ const arbHistory = fc
       eventId: ids[i] as string,
       body: (spec.type === "item.deleted"
         ? { type: spec.type, timestamp: "2026-11-27T10:00:00Z", data: { id: spec.itemId, version: spec.version } }
-        : { type: spec.type, timestamp: "2026-11-27T10:00:00Z", data: { id: spec.itemId, version: spec.version, name: spec.name, refs: spec.refs } }) as TestEvent["body"],
+        : {
+            type: spec.type,
+            timestamp: "2026-11-27T10:00:00Z",
+            data: { id: spec.itemId, version: spec.version, name: spec.name, refs: spec.refs },
+          }) as TestEvent["body"],
     })),
   );
 
@@ -76,7 +80,12 @@ describe("applyBatch against the model", () => {
       fc.asyncProperty(arbDelivery, async ({ events, batches }) => {
         const tenantId = await freshTenant();
         for (const batch of batches) {
-          await transaction((tx) => applyBatch(tx, batch.map((e) => ({ id: ++inboxId, tenantId, eventId: e.eventId, payload: e.body }))));
+          await transaction((tx) =>
+            applyBatch(
+              tx,
+              batch.map((e) => ({ id: ++inboxId, tenantId, eventId: e.eventId, payload: e.body })),
+            ),
+          );
         }
         const expected = modelState(events);
         const stored = await readItems(tenantId);

@@ -29,7 +29,9 @@ function barrier(parties: number): () => Promise<void> {
 }
 
 async function freshTenant(): Promise<number> {
-  const { rows } = await pool.query<{ id: number }>("INSERT INTO tenants (slug, name, secret) VALUES ('r-' || md5(random()::text), 'race', 'whsec_x') RETURNING id");
+  const { rows } = await pool.query<{ id: number }>(
+    "INSERT INTO tenants (slug, name, secret) VALUES ('r-' || md5(random()::text), 'race', 'whsec_x') RETURNING id",
+  );
   return (rows[0] as { id: number }).id;
 }
 
@@ -46,7 +48,9 @@ async function runRound(seed: number, orderRows: RowOrder, items = ITEMS): Promi
   const itemIds = Array.from({ length: items }, (_, i) => `item-${String(i).padStart(3, "0")}`);
   // Every transaction touches every item (so every pair overlaps), in its own shuffled order.
   const batches = Array.from({ length: TRANSACTIONS }, (_, t) =>
-    shuffled(itemIds, random).map((itemId) => event(`t${t}-${itemId}`, random() < 0.2 ? "item.deleted" : "item.updated", itemId, 1 + Math.floor(random() * 5), { name: `t${t}` })),
+    shuffled(itemIds, random).map((itemId) =>
+      event(`t${t}-${itemId}`, random() < 0.2 ? "item.deleted" : "item.updated", itemId, 1 + Math.floor(random() * 5), { name: `t${t}` }),
+    ),
   );
   const arrive = barrier(TRANSACTIONS);
   let inboxId = seed * 1_000;
@@ -55,11 +59,17 @@ async function runRound(seed: number, orderRows: RowOrder, items = ITEMS): Promi
       transaction(async (tx) => {
         await tx.query("SELECT 1");
         await arrive();
-        return applyBatchWithRowOrder(tx, batch.map((e) => ({ id: ++inboxId, tenantId, eventId: e.eventId, payload: e.body })), orderRows);
+        return applyBatchWithRowOrder(
+          tx,
+          batch.map((e) => ({ id: ++inboxId, tenantId, eventId: e.eventId, payload: e.body })),
+          orderRows,
+        );
       }),
     ),
   );
-  const failures = settled.filter((result): result is PromiseRejectedResult => result.status === "rejected").map((result) => result.reason as { code?: string });
+  const failures = settled
+    .filter((result): result is PromiseRejectedResult => result.status === "rejected")
+    .map((result) => result.reason as { code?: string });
   return {
     tenantId,
     events: batches.flat(),

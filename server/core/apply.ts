@@ -45,8 +45,7 @@ export interface ItemWrite extends ItemState {
 export type RowOrder = (rows: ItemWrite[]) => ItemWrite[];
 
 /** Ascending (tenant, item id), item ids by code point: PostgreSQL's order for the "C" collation of the key. */
-export const sortByKey: RowOrder = (rows) =>
-  [...rows].sort((a, b) => a.tenantId - b.tenantId || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+export const sortByKey: RowOrder = (rows) => [...rows].sort((a, b) => a.tenantId - b.tenantId || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
 
 const ITEM_COLUMNS = `$1::int[], $2::text[], $3::bigint[], $4::smallint[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::float8[]`;
 const ITEM_FIELDS = `tenant_id, item_id, version, type_rank, event_id, content_hash, deleted, name, category, value`;
@@ -207,10 +206,7 @@ function batchWinners(candidates: readonly Candidate[], record: RecordOutcome): 
  * new items are inserted, existing ones locked, then updated where newer.
  * Returns, by key, which rows were written, which were new, and each row's outcome.
  */
-async function writeItems(
-  tx: Tx,
-  rows: ItemWrite[],
-): Promise<{ written: Set<string>; inserted: Set<string>; outcomes: Map<string, ApplyOutcome> }> {
+async function writeItems(tx: Tx, rows: ItemWrite[]): Promise<{ written: Set<string>; inserted: Set<string>; outcomes: Map<string, ApplyOutcome> }> {
   const insertedRows = await sql<{ tenant_id: number; item_id: string }>(tx, INSERT_OR_LOCK_ITEMS, itemColumns(rows));
   const inserted = new Set(insertedRows.map((row) => keyOf(row.tenant_id, row.item_id)));
   const existing = rows.filter((row) => !inserted.has(keyOf(row.tenantId, row.itemId)));

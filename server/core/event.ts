@@ -23,13 +23,21 @@ export type Outcome = (typeof OUTCOMES)[number];
 export type ApplyOutcome = Exclude<Outcome, "dead">;
 
 /** Event and item ids: 1–255 visible characters, no whitespace. */
-export const ZEventId = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, "must be 1–255 visible ASCII characters without spaces");
+export const ZEventId = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, "must be 1–255 visible ASCII characters without spaces");
 const ZItemId = ZEventId;
 const ZVersion = z.number().int("must be an integer").positive("must be a positive integer").max(Number.MAX_SAFE_INTEGER);
 const ZTimestamp = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time with a zone, e.g. 2026-11-27T10:00:00Z" });
 
 /** PostgreSQL text and jsonb cannot hold U+0000; refusing it here makes it a 422, not a failed insert. */
-const ZText = (max: number) => z.string().max(max).refine((text) => !text.includes("\u0000"), "must not contain the NUL character (U+0000)");
+const ZText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((text) => !text.includes("\u0000"), "must not contain the NUL character (U+0000)");
 
 /** An item's full state at a version: the `data` of a created or updated event. */
 export const ZItemState = z.object({

@@ -26,10 +26,9 @@ function postBatch(tenant: Tenant, events: unknown[]): Promise<Response> {
 }
 
 async function stored(tenantId: number): Promise<{ event_id: string; version: number }[]> {
-  const { rows } = await pool.query<{ event_id: string; version: number }>(
-    "SELECT event_id, version FROM events WHERE tenant_id = $1 ORDER BY event_id",
-    [tenantId],
-  );
+  const { rows } = await pool.query<{ event_id: string; version: number }>("SELECT event_id, version FROM events WHERE tenant_id = $1 ORDER BY event_id", [
+    tenantId,
+  ]);
   return rows;
 }
 
@@ -59,9 +58,17 @@ describe("batch webhook", () => {
       {
         id: "bad-envelope",
         status: "invalid",
-        error: { code: "invalid_event", message: expect.stringContaining("data.version"), details: [{ path: "data.version", message: "must be a positive integer" }] },
+        error: {
+          code: "invalid_event",
+          message: expect.stringContaining("data.version"),
+          details: [{ path: "data.version", message: "must be a positive integer" }],
+        },
       },
-      { id: null, status: "invalid", error: { code: "invalid_event", message: expect.stringContaining("id"), details: [{ path: "id", message: expect.any(String) }] } },
+      {
+        id: null,
+        status: "invalid",
+        error: { code: "invalid_event", message: expect.stringContaining("id"), details: [{ path: "id", message: expect.any(String) }] },
+      },
       { id: "twice-same", status: "accepted" },
       { id: "twice-same", status: "duplicate" },
       { id: "twice-other", status: "accepted" },

@@ -86,7 +86,9 @@ describe("concurrent ingestion", () => {
 
       // Every id is accepted by exactly one of the two batches; the other sees a duplicate.
       const accepted = replies.flatMap((reply) =>
-        (JSON.parse(reply.body) as { results: { id: string; status: string }[] }).results.filter((result) => result.status === "accepted").map((result) => result.id),
+        (JSON.parse(reply.body) as { results: { id: string; status: string }[] }).results
+          .filter((result) => result.status === "accepted")
+          .map((result) => result.id),
       );
       expect(accepted.sort()).toEqual(events.map((event) => event.id).sort());
       const statuses = replies.flatMap((reply) => (JSON.parse(reply.body) as { results: { status: string }[] }).results.map((result) => result.status));

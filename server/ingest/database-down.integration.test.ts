@@ -151,7 +151,10 @@ describe("PostgreSQL unreachable behind a cut network", () => {
 
     // 2xx ⇒ stored, with the payload that was sent.
     const acknowledged = sent.filter(is2xx);
-    const stored = await storedPayloads(tenant.id, acknowledged.map((entry) => entry.id));
+    const stored = await storedPayloads(
+      tenant.id,
+      acknowledged.map((entry) => entry.id),
+    );
     for (const entry of acknowledged) expect(stored.get(entry.id), `acknowledged event ${entry.id}`).toEqual(JSON.parse(entry.body));
 
     // A refused event sent again once the database is back is taken (or found already committed), never lost.
@@ -160,7 +163,10 @@ describe("PostgreSQL unreachable behind a cut network", () => {
       refused.map((entry) => client.post(url, signedHeaders(tenant.secret, entry.id, Math.floor(Date.now() / 1000), entry.body), entry.body)),
     );
     for (const reply of retried) expect([200, 202]).toContain(reply.status);
-    const storedAfterRetry = await storedPayloads(tenant.id, refused.map((entry) => entry.id));
+    const storedAfterRetry = await storedPayloads(
+      tenant.id,
+      refused.map((entry) => entry.id),
+    );
     for (const entry of refused) expect(storedAfterRetry.get(entry.id), `retried event ${entry.id}`).toEqual(JSON.parse(entry.body));
     client.close();
   });

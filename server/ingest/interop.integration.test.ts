@@ -98,9 +98,17 @@ describe("refused signatures", () => {
       headers: (secret, id, body) => libraryHeaders(secret, id, nowSeconds(), body),
       send: (body) => body.replace('"value":1.5', '"value":15'),
     },
-    { name: "a signature under another secret", code: "invalid_signature", headers: (_secret, id, body) => libraryHeaders(generateSecret(), id, nowSeconds(), body) },
+    {
+      name: "a signature under another secret",
+      code: "invalid_signature",
+      headers: (_secret, id, body) => libraryHeaders(generateSecret(), id, nowSeconds(), body),
+    },
     { name: "a timestamp 6 minutes old", code: "timestamp_out_of_range", headers: (secret, id, body) => libraryHeaders(secret, id, nowSeconds() - 360, body) },
-    { name: "a timestamp 6 minutes in the future", code: "timestamp_out_of_range", headers: (secret, id, body) => libraryHeaders(secret, id, nowSeconds() + 360, body) },
+    {
+      name: "a timestamp 6 minutes in the future",
+      code: "timestamp_out_of_range",
+      headers: (secret, id, body) => libraryHeaders(secret, id, nowSeconds() + 360, body),
+    },
   ];
   it.each(cases)("401: $name, and nothing is stored", async ({ code, headers, send }) => {
     const tenant = await createTestTenant();

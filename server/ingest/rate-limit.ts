@@ -27,11 +27,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /** Throws a 429 AppError (with a jittered Retry-After) when `tenant` may not add `cost` events now. */
-export async function admit(
-  tenant: IngestTenant,
-  cost: number,
-  options: { store?: SharedStore; random?: Random } = {},
-): Promise<void> {
+export async function admit(tenant: IngestTenant, cost: number, options: { store?: SharedStore; random?: Random } = {}): Promise<void> {
   const store = options.store ?? defaultStore;
   let decision: TokenResult;
   try {

@@ -24,10 +24,11 @@ const body = () => JSON.stringify(itemEvent("item.created", { id: `item-${Math.r
 
 async function rotateElsewhere(tenantId: number, oldSecret: string): Promise<string> {
   const secret = generateSecret();
-  await pool.query(
-    "UPDATE tenants SET secret = $2, previous_secret = $3, previous_secret_expires_at = now() + interval '1 day' WHERE id = $1",
-    [tenantId, secret, oldSecret],
-  );
+  await pool.query("UPDATE tenants SET secret = $2, previous_secret = $3, previous_secret_expires_at = now() + interval '1 day' WHERE id = $1", [
+    tenantId,
+    secret,
+    oldSecret,
+  ]);
   return secret;
 }
 

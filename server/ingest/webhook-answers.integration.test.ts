@@ -34,7 +34,12 @@ describe("webhook answers in the rollups", () => {
     expect((await post(body(3))).status).toBe(429);
     expect((await post(body(4))).status).toBe(429);
 
-    const batch = JSON.stringify({ events: [{ id: "ok", ...itemEvent("item.created", { id: "b", version: 1 }) }, { id: "bad", type: "nope" }] });
+    const batch = JSON.stringify({
+      events: [
+        { id: "ok", ...itemEvent("item.created", { id: "b", version: 1 }) },
+        { id: "bad", type: "nope" },
+      ],
+    });
     expect((await postSigned({ url: `${url}/batch`, secret: tenant.secret, body: batch })).status).toBe(429);
 
     await flushWebhookAnswers();

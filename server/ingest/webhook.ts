@@ -102,8 +102,7 @@ export async function handleWebhook(request: Request, slug: string): Promise<Res
 }
 
 type BatchResult =
-  | { id: string; status: StoreOutcome }
-  | { id: string | null; status: "invalid"; error: { code: "invalid_event"; message: string; details?: unknown } };
+  { id: string; status: StoreOutcome } | { id: string | null; status: "invalid"; error: { code: "invalid_event"; message: string; details?: unknown } };
 
 /**
  * POST /api/webhooks/{tenant}/batch: up to 1,000 events, each with its own id.
@@ -142,7 +141,10 @@ export async function handleBatchWebhook(request: Request, slug: string): Promis
 
     validCount = valid.length;
     await admit(tenant, valid.length);
-    const outcomes = await storeEvents(tenant.id, valid.map(({ event }) => event));
+    const outcomes = await storeEvents(
+      tenant.id,
+      valid.map(({ event }) => event),
+    );
     valid.forEach(({ index, event }, i) => {
       results[index] = { id: event.eventId, status: outcomes[i] as StoreOutcome };
     });

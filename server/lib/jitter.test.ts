@@ -8,7 +8,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fullJitterBackoff, jitterDown, jitterUp, retryAfterSeconds, type Random } from "./jitter.ts";
 
-const fixed = (value: number): Random => () => value;
+const fixed =
+  (value: number): Random =>
+  () =>
+    value;
 const LOWEST = fixed(0);
 const MIDDLE = fixed(0.5);
 const HIGH = fixed(0.999);

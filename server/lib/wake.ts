@@ -39,9 +39,11 @@ export function signalNewEvents(): void {
   state.notifyTimer = setTimeout(() => {
     state.notifyTimer = undefined;
     state.lastNotifyAt = Date.now();
-    pool.query("SELECT pg_notify($1, '')", [NEW_EVENTS_CHANNEL]).catch((error: Error) =>
-      logNotifyFailure("notify", () => log.warn({ module: "wake", err: error.message }, "could not notify other processes of new events")),
-    );
+    pool
+      .query("SELECT pg_notify($1, '')", [NEW_EVENTS_CHANNEL])
+      .catch((error: Error) =>
+        logNotifyFailure("notify", () => log.warn({ module: "wake", err: error.message }, "could not notify other processes of new events")),
+      );
   }, delay);
   state.notifyTimer.unref();
 }

@@ -65,7 +65,4 @@ export const DEFAULT_ROTATION_GRACE_HOURS = 24;
  */
 export const MAX_ROTATION_GRACE_HOURS = 24 * 30;
 
-export const ZGraceHours = z
-  .number()
-  .min(0, "must be 0 or more")
-  .max(MAX_ROTATION_GRACE_HOURS, `must be at most ${MAX_ROTATION_GRACE_HOURS} (30 days)`);
+export const ZGraceHours = z.number().min(0, "must be 0 or more").max(MAX_ROTATION_GRACE_HOURS, `must be at most ${MAX_ROTATION_GRACE_HOURS} (30 days)`);

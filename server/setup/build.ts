@@ -32,9 +32,7 @@ async function listFiles(relative: string): Promise<string[]> {
   const entries = await readdir(absolute, { withFileTypes: true }).catch(() => null);
   if (entries === null) return [relative];
   const nested = await Promise.all(
-    entries
-      .filter((entry) => !IGNORED.has(entry.name) && !/\.test\.tsx?$/.test(entry.name))
-      .map((entry) => listFiles(path.join(relative, entry.name))),
+    entries.filter((entry) => !IGNORED.has(entry.name) && !/\.test\.tsx?$/.test(entry.name)).map((entry) => listFiles(path.join(relative, entry.name))),
   );
   return nested.flat();
 }
@@ -43,7 +41,11 @@ export async function sourceFingerprint(): Promise<string> {
   const files = (await Promise.all(BUILD_INPUTS.map(listFiles))).flat().sort();
   const hash = createHash("sha256");
   for (const file of files) {
-    hash.update(file).update("\0").update(await readFile(path.join(PROJECT_ROOT, file))).update("\0");
+    hash
+      .update(file)
+      .update("\0")
+      .update(await readFile(path.join(PROJECT_ROOT, file)))
+      .update("\0");
   }
   return hash.digest("hex");
 }

@@ -36,10 +36,7 @@ async function query<Row extends pg.QueryResultRow>(url: string, text: string, v
 }
 
 async function tables(url: string): Promise<string[]> {
-  const rows = await query<{ table_name: string }>(
-    url,
-    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
-  );
+  const rows = await query<{ table_name: string }>(url, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
   return rows.map((row) => row.table_name);
 }
 

@@ -37,4 +37,3 @@ export async function getFairness(tenantIds: number[], from: Date, to: Date): Pr
     weightShare: totalWeight === 0 ? 0 : row.weight / totalWeight,
   }));
 }
-

@@ -14,10 +14,12 @@ const MINUTE = 60_000;
 
 async function minuteRollup(tenantId: number, minutesAgo: number, counts: { applied?: number; rateLimited?: number }, latencyMs?: number): Promise<void> {
   const bucket = new Date(Math.floor(Date.now() / MINUTE) * MINUTE - minutesAgo * MINUTE);
-  await pool.query(
-    "INSERT INTO rollup_counts (tenant_id, resolution, bucket, applied, rate_limited) VALUES ($1, 60, $2, $3, $4)",
-    [tenantId, bucket, counts.applied ?? 0, counts.rateLimited ?? 0],
-  );
+  await pool.query("INSERT INTO rollup_counts (tenant_id, resolution, bucket, applied, rate_limited) VALUES ($1, 60, $2, $3, $4)", [
+    tenantId,
+    bucket,
+    counts.applied ?? 0,
+    counts.rateLimited ?? 0,
+  ]);
   if (latencyMs !== undefined) {
     await pool.query("INSERT INTO rollup_latency (tenant_id, resolution, bucket, bin, count) VALUES ($1, 60, $2, $3, $4)", [
       tenantId,

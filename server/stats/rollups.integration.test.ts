@@ -28,7 +28,11 @@ describe("rollups", () => {
     for (const [i, tenant] of tenants.entries()) {
       // Delivered in several waves, so events land in different minutes' worth of batches.
       const events = mixedHistory(`t${i}`, 1_500);
-      for (let wave = 0; wave < 3; wave++) await storeInInbox(tenant.id, events.filter((_, j) => j % 3 === wave));
+      for (let wave = 0; wave < 3; wave++)
+        await storeInInbox(
+          tenant.id,
+          events.filter((_, j) => j % 3 === wave),
+        );
       await pool.query(
         `INSERT INTO events (tenant_id, event_id, type, item_id, version, payload, payload_hash, source_timestamp)
          VALUES ($1, 'broken', 'item.updated', 'x', 1, '{"type":"item.updated"}', '\\x00', now())`,
@@ -97,7 +101,10 @@ describe("rollups", () => {
     expect(values.length).toBe(3_000);
     for (const q of [0.5, 0.95, 0.99]) {
       const exact = values[Math.floor(q * (values.length - 1))] as number;
-      const estimate = quantile(bins.map((row) => [row.bin, row.count]), q) as number;
+      const estimate = quantile(
+        bins.map((row) => [row.bin, row.count]),
+        q,
+      ) as number;
       expect(Math.abs(estimate - exact) / exact, `p${q * 100}: sketch ${estimate} vs exact ${exact}`).toBeLessThanOrEqual(RELATIVE_ACCURACY);
     }
   });

@@ -39,9 +39,7 @@ export function chooseBucket(fromMs: number, toMs: number): BucketName {
 }
 
 /** The counters a chart shows: every rollup counter but the latency sums (the sketch answers latency). */
-const COUNTERS = (Object.keys(ROLLUP_COUNTERS) as RollupCounter[]).filter(
-  (name): name is ChartCounter => name !== "latencyCount" && name !== "latencySumMs",
-);
+const COUNTERS = (Object.keys(ROLLUP_COUNTERS) as RollupCounter[]).filter((name): name is ChartCounter => name !== "latencyCount" && name !== "latencySumMs");
 export type ChartCounter = Exclude<RollupCounter, "latencyCount" | "latencySumMs">;
 
 export type SeriesPoint = Record<ChartCounter, number> & {
@@ -69,7 +67,6 @@ export interface Series {
   points: SeriesPoint[];
   totals: SeriesTotals;
 }
-
 
 const COUNTS = `
 SELECT floor(extract(epoch FROM bucket) / $4)::bigint * $4 * 1000 AS t,

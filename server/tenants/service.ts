@@ -16,7 +16,6 @@ import { generateSecret } from "../ingest/signature.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import { DEFAULT_QUOTAS, DEFAULT_ROTATION_GRACE_HOURS, ZCreateTenantInput, ZQuotas, type TCreateTenantInput, type TQuotas } from "../schemas/tenant.ts";
 
-
 export const DEFAULT_ROTATION_GRACE_MS = DEFAULT_ROTATION_GRACE_HOURS * 3_600_000;
 
 const publicFields = {

@@ -64,10 +64,7 @@ function startWorkerProcess(): ChildProcess {
 }
 
 async function leasesHeldBy(pid: number): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM events WHERE status = 'processing' AND locked_by LIKE $1",
-    [`%:${pid}:%`],
-  );
+  const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE status = 'processing' AND locked_by LIKE $1", [`%:${pid}:%`]);
   return rows[0]?.n ?? 0;
 }
 

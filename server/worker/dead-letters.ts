@@ -24,14 +24,14 @@ export interface DeadEvent {
 
 export async function listDead(tenantId: number, options: { limit?: number; afterId?: number } = {}): Promise<DeadEvent[]> {
   return sql<DeadEvent>(
-      pool,
-      `SELECT id, event_id AS "eventId", type, item_id AS "itemId", attempts, last_error AS "lastError",
+    pool,
+    `SELECT id, event_id AS "eventId", type, item_id AS "itemId", attempts, last_error AS "lastError",
               received_at AS "receivedAt", processed_at AS "processedAt"
          FROM events
         WHERE tenant_id = $1 AND status = 'dead' AND id > $2
         ORDER BY id
         LIMIT $3`,
-      [tenantId, options.afterId ?? 0, Math.min(options.limit ?? 100, 1_000)],
+    [tenantId, options.afterId ?? 0, Math.min(options.limit ?? 100, 1_000)],
   );
 }
 

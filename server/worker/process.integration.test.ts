@@ -48,7 +48,9 @@ async function poisonItem(itemId: string, sqlstate = "P0001", times = 1_000_000)
 
 async function statusOf(tenantId: number): Promise<Record<string, { status: string; outcome: string | null; attempts: number; last_error: string | null }>> {
   const { rows } = await pool.query("SELECT event_id, status, outcome, attempts, last_error FROM events WHERE tenant_id = $1", [tenantId]);
-  return Object.fromEntries(rows.map((row) => [row.event_id, { status: row.status, outcome: row.outcome, attempts: row.attempts, last_error: row.last_error }]));
+  return Object.fromEntries(
+    rows.map((row) => [row.event_id, { status: row.status, outcome: row.outcome, attempts: row.attempts, last_error: row.last_error }]),
+  );
 }
 
 async function claimFor(tenantId: number) {

@@ -96,7 +96,10 @@ export async function processClaim(claim: Claim, policy: FailurePolicy): Promise
         return;
       }
       if (claim.eventIds.length > 1) {
-        log.warn({ module: "worker", tenantIds: claim.tenantIds, size: claim.eventIds.length, err: (error as Error).message }, "batch failed; isolating its events");
+        log.warn(
+          { module: "worker", tenantIds: claim.tenantIds, size: claim.eventIds.length, err: (error as Error).message },
+          "batch failed; isolating its events",
+        );
         for (const id of claim.eventIds) await processClaim({ ...claim, eventIds: [id] }, policy);
         return;
       }

@@ -37,10 +37,9 @@ async function counters(client: PoolClient): Promise<{ indexScans: number; rowsR
 
 describe("the cost of a claim", () => {
   it("grows with the tenants that have pending events, not with idle tenants or a whale's backlog", async () => {
-    await pool.query(
-      `INSERT INTO tenants (slug, name, secret, updated_at) SELECT 'idle-' || g, 'idle', 'whsec_x', now() FROM generate_series(1, $1) AS g`,
-      [IDLE_TENANTS],
-    );
+    await pool.query(`INSERT INTO tenants (slug, name, secret, updated_at) SELECT 'idle-' || g, 'idle', 'whsec_x', now() FROM generate_series(1, $1) AS g`, [
+      IDLE_TENANTS,
+    ]);
     const { rows: created } = await pool.query<{ id: number; slug: string }>(
       `INSERT INTO tenants (slug, name, secret, updated_at) VALUES ('whale', 'whale', 'whsec_x', now()), ('small', 'small', 'whsec_x', now())
        RETURNING id, slug`,

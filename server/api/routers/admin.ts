@@ -10,9 +10,7 @@ import { adminProcedure, adminTenantProcedure, router } from "../trpc.ts";
 export const adminRouter = router({
   createTenant: adminProcedure.input(ZCreateTenantInput).mutation(({ input }) => createTenant(input)),
 
-  updateQuotas: adminTenantProcedure
-    .input(z.object({ quotas: ZQuotas.partial() }))
-    .mutation(({ ctx, input }) => updateQuotas(ctx.tenant.slug, input.quotas)),
+  updateQuotas: adminTenantProcedure.input(z.object({ quotas: ZQuotas.partial() })).mutation(({ ctx, input }) => updateQuotas(ctx.tenant.slug, input.quotas)),
 
   /** A new secret, shown once; the old one keeps verifying for `graceHours`. */
   rotateSecret: adminTenantProcedure
