@@ -1,6 +1,6 @@
 // Prisma CLI configuration: the JavaScript schema engine over @prisma/adapter-pg,
-// because the native engines cannot be downloaded on these machines
-// (see ../shared/ENVIRONMENT.md). Only `prisma generate` and `prisma migrate diff`
+// because the native engines cannot be downloaded where Tidemark is built and
+// tested (only the npm registry is reachable there). Only `prisma generate` and `prisma migrate diff`
 // are used; migrations are applied by server/setup/migrate.ts.
 import { PrismaPg } from "@prisma/adapter-pg";
 import { defineConfig } from "prisma/config";

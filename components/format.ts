@@ -76,10 +76,6 @@ export function formatDateTime(value: Date | number | null | undefined): string 
 }
 
 /** Local date and time to the minute, without the year. */
-export function formatDateTimeShort(value: Date | number): string {
-  return dateTimeShort.format(toDate(value));
-}
-
 export function formatTimeOfDay(value: Date | number, seconds = false): string {
   return (seconds ? timeSeconds : timeOnly).format(toDate(value));
 }

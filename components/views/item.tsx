@@ -2,8 +2,9 @@
 /**
  * One item: its current state (live, tombstone, or never seen), its refs,
  * and every event received for it, with a sentence on top saying why the
- * item is in this state. The rule (DESIGN.md): the highest version wins;
- * at equal versions deleted > updated > created, then the larger event id.
+ * item is in this state. The rule (docs/design.md, "Event semantics"): the
+ * highest version wins; at equal versions deleted > updated > created, then
+ * the larger event id.
  */
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";

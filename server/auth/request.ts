@@ -2,9 +2,17 @@
  * What the auth edges need to know about a request: whether it comes from
  * this site (a cross-site POST carrying our cookie is refused: CSRF), whether
  * it arrived over HTTPS (cookies are then Secure), and the client address
- * (for the per-IP sign-in limit).
+ * (for the per-IP sign-in limit); and the two shapes every auth form post
+ * shares: its body (same-origin JSON of at most 16 KiB) and the answer that
+ * sets a new session's cookie.
  */
 import { AppError } from "../errors.ts";
+import { parseJson, readBodyWithLimit, requireJsonContentType } from "../lib/body.ts";
+import { jsonResponse } from "../lib/http.ts";
+import { sessionCookie } from "./session.ts";
+
+/** A form post is a few fields: anything larger is not one. */
+const FORM_LIMIT_BYTES = 16 * 1024;
 
 export function assertSameOrigin(request: Request): void {
   const origin = request.headers.get("origin");
@@ -28,4 +36,16 @@ export function isHttps(request: Request): boolean {
 /** The first hop of X-Forwarded-For (set by Next.js or a proxy in front of it), else "unknown". */
 export function clientIp(request: Request): string {
   return request.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || "unknown";
+}
+
+/** The JSON body of a form post from this site (sign-in, password change); refuses cross-site posts. */
+export async function readFormPost(request: Request): Promise<unknown> {
+  assertSameOrigin(request);
+  requireJsonContentType(request);
+  return parseJson(await readBodyWithLimit(request, FORM_LIMIT_BYTES));
+}
+
+/** The answer to a post that started a session: 200, with the session's cookie. */
+export function sessionStarted(session: { token: string; expiresAt: Date }, request: Request): Response {
+  return jsonResponse(200, { ok: true }, { "set-cookie": sessionCookie(session.token, session.expiresAt, isHttps(request)) });
 }

@@ -44,4 +44,3 @@ export const ZChangePasswordInput = z
   })
   // zod runs this only when both fields passed, so a short new password is reported as short, not as "same".
   .refine((input) => input.newPassword !== input.currentPassword, { path: ["newPassword"], message: DIFFERENT_PASSWORD });
-export type TChangePasswordInput = z.infer<typeof ZChangePasswordInput>;
