@@ -433,15 +433,15 @@ async function startServer(binaries: Binaries, cluster: string, port: number, ru
     if (Number(lines[0]) === child.pid && lines[7]?.trim() === "ready") return child;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  if (ended === null) {
+  let how = await Promise.race([exited, Promise.resolve(null)]);
+  if (how === null) {
     child.kill("SIGQUIT");
     await exited;
+    how = `not ready after ${READY_TIMEOUT_MS / 1000} s`;
   }
   const said = await lastWords(logFile, offset);
   if (/address already in use/i.test(said)) throw portInUse(port, dataDir);
-  throw new EmbeddedPostgresError(
-    `the embedded PostgreSQL did not start (${ended ?? `not ready after ${READY_TIMEOUT_MS / 1000} s`}): ${said}: fix that and start again (its log: ${shown(logFile)})`,
-  );
+  throw new EmbeddedPostgresError(`the embedded PostgreSQL did not start (${how}): ${said}: fix that and start again (its log: ${shown(logFile)})`);
 }
 
 function stopServer(child: ChildProcess): Promise<void> {
@@ -552,7 +552,12 @@ async function useEmbedded(log: (line: string) => void, dataDir: string): Promis
     await saveState(dataDir, state);
     log(`the "${OS_USER}" user cannot enter ${shown(path.dirname(dataDir))}: keeping the embedded PostgreSQL in ${home}`);
   }
-  if (runAs && state.cluster !== undefined) binaries = await copiedBinaries(packaged, path.dirname(cluster), log);
+  if (runAs && state.cluster !== undefined) {
+    // Checked at every start, not only when made: what runs as the server must be root's to decide.
+    await mkdirOwned(EMBEDDED_POSTGRES_HOME);
+    await mkdirOwned(path.dirname(cluster));
+    binaries = await copiedBinaries(packaged, path.dirname(cluster), log);
+  }
 
   const major = await serverMajorVersion(binaries);
   if (hasCluster(cluster)) {
