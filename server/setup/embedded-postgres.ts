@@ -52,6 +52,8 @@ export class EmbeddedPostgresError extends Error {
   override name = "EmbeddedPostgresError";
 }
 
+class PortInUseError extends EmbeddedPostgresError {}
+
 export interface EmbeddedDatabase {
   url: string;
   /** True when this process started the server (and so is the one to stop it). */
@@ -300,7 +302,8 @@ async function saveState(dataDir: string, state: EmbeddedState): Promise<void> {
   await rename(partial, file);
 }
 
-async function loadOrCreateState(dataDir: string): Promise<EmbeddedState> {
+/** The state, and whether this start chose it (then nobody else knows its port yet). */
+async function loadOrCreateState(dataDir: string): Promise<{ state: EmbeddedState; created: boolean }> {
   const file = stateFileOf(dataDir);
   if (existsSync(file)) {
     const state = parseJson(await readFile(file, "utf8"));
@@ -309,11 +312,11 @@ async function loadOrCreateState(dataDir: string): Promise<EmbeddedState> {
     }
     // It holds the superuser password: whatever made it wider, only its owner may read it.
     if (((await stat(file)).mode & 0o077) !== 0) await chmod(file, 0o600);
-    return state;
+    return { state, created: false };
   }
   const state: EmbeddedState = { port: await freePort(PREFERRED_PORT), password: randomBytes(18).toString("base64url") };
   await saveState(dataDir, state);
-  return state;
+  return { state, created: true };
 }
 
 function isPortFree(port: number): Promise<boolean> {
@@ -329,8 +332,8 @@ async function freePort(preferred: number): Promise<number> {
   throw new EmbeddedPostgresError(`no free port in ${preferred}–${preferred + 99} for the embedded PostgreSQL: free one, or set DATABASE_URL to a PostgreSQL of your own`);
 }
 
-function portInUse(port: number, dataDir: string): EmbeddedPostgresError {
-  return new EmbeddedPostgresError(
+function portInUse(port: number, dataDir: string): PortInUseError {
+  return new PortInUseError(
     `port ${port} of the embedded PostgreSQL (kept in ${shown(stateFileOf(dataDir))}) is in use by another program: ` +
       `stop that program, or change "port" in ${shown(stateFileOf(dataDir))} to a free one`,
   );
@@ -408,21 +411,24 @@ async function lastWords(logFile: string, offset: number): Promise<string> {
  */
 async function startServer(binaries: Binaries, cluster: string, port: number, runAs: RunAs, logFile: string, dataDir: string): Promise<ChildProcess> {
   const log = await open(logFile, "a", 0o600);
-  const offset = (await log.stat()).size;
   let child: ChildProcess;
+  let exited: Promise<string>;
+  let offset: number;
   try {
+    offset = (await log.stat()).size;
     child = spawn(binaries.postgres, ["-D", cluster, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="], {
       cwd: path.dirname(cluster),
       stdio: ["ignore", log.fd, log.fd],
       ...(runAs ?? {}),
     });
+    // Listened to before anything is awaited: a server that fails at once may exit before the next tick.
+    exited = new Promise<string>((resolve) => {
+      child.once("error", (error: NodeJS.ErrnoException) => resolve(`cannot run ${binaries.postgres} (${error.code ?? error.message})`));
+      child.once("exit", (code, signal) => resolve(signal ? `killed by ${signal}` : `exit status ${code}`));
+    });
   } finally {
     await log.close();
   }
-  const exited = new Promise<string>((resolve) => {
-    child.once("error", (error: NodeJS.ErrnoException) => resolve(`cannot run ${binaries.postgres} (${error.code ?? error.message})`));
-    child.once("exit", (code, signal) => resolve(signal ? `killed by ${signal}` : `exit status ${code}`));
-  });
   let ended: string | null = null;
   void exited.then((how) => (ended = how));
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -518,8 +524,9 @@ export async function useEmbeddedPostgres(log: (line: string) => void, dataDir =
 
 async function useEmbedded(log: (line: string) => void, dataDir: string): Promise<EmbeddedDatabase> {
   await mkdir(dataDir, { recursive: true });
-  const state = await loadOrCreateState(dataDir);
-  const url = `postgresql://${USER}:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${DATABASE}`;
+  const { state, created } = await loadOrCreateState(dataDir);
+  const urlOf = () => `postgresql://${USER}:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${DATABASE}`;
+  let url = urlOf();
   let cluster = state.cluster ?? path.join(dataDir, "postgres");
 
   if (await runningPostmaster(cluster)) {
@@ -569,16 +576,33 @@ async function useEmbedded(log: (line: string) => void, dataDir: string): Promis
       );
     }
   }
-  if (!(await isPortFree(state.port))) throw portInUse(state.port, dataDir);
+  // A port this start chose itself may be taken by another program meanwhile (another project's first
+  // start picks from the same range): nobody knows it yet, so choose again. A known one is reported.
+  const choosePortAgain = async (error: PortInUseError) => {
+    if (!created) throw error;
+    state.port = await freePort(state.port + 1);
+    await saveState(dataDir, state);
+  };
+  if (!(await isPortFree(state.port))) await choosePortAgain(portInUse(state.port, dataDir));
   if (!hasCluster(cluster)) {
     log(`initialising an embedded PostgreSQL in ${shown(cluster)}`);
     await initialise(binaries, cluster, state.password, runAs, major);
   }
-  const server = await startServer(binaries, cluster, state.port, runAs, logFileOf(dataDir), dataDir);
+  let server: ChildProcess | null = null;
+  for (let attempt = 1; server === null; attempt++) {
+    try {
+      server = await startServer(binaries, cluster, state.port, runAs, logFileOf(dataDir), dataDir);
+    } catch (error) {
+      if (!(error instanceof PortInUseError) || attempt === 3) throw error;
+      await choosePortAgain(error);
+    }
+  }
+  url = urlOf();
+  const started = server;
   try {
     await connectOrExplain(url, state.port, dataDir);
   } catch (error) {
-    await stopServer(server);
+    await stopServer(started);
     throw error;
   }
   log(`embedded PostgreSQL listening on 127.0.0.1:${state.port}`);
@@ -591,7 +615,7 @@ async function useEmbedded(log: (line: string) => void, dataDir: string): Promis
         announce(`leaving the embedded PostgreSQL running: ${others} other connection${others === 1 ? "" : "s"} use it`);
         return;
       }
-      await stopServer(server);
+      await stopServer(started);
     },
   };
 }
