@@ -29,7 +29,10 @@ async function project(): Promise<Project> {
   const parent = await mkdtemp(path.join(os.tmpdir(), "tidemark-start-"));
   await chmod(parent, 0o755);
   const tmp = await mkdtemp(path.join(os.tmpdir(), "tidemark-tmpdir-"));
-  cleanups.push(() => rm(parent, { recursive: true, force: true }), () => rm(tmp, { recursive: true, force: true }));
+  cleanups.push(
+    () => rm(parent, { recursive: true, force: true }),
+    () => rm(tmp, { recursive: true, force: true }),
+  );
   const root = await makeProject(path.join(parent, "tm"));
   const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
   delete env.DATABASE_URL;
@@ -76,7 +79,11 @@ describe("npm start with the embedded PostgreSQL, when it cannot start", () => {
     await writeState(target.dataDir, port);
 
     const run = await target.start();
-    expectOneClearLine(run, new RegExp(`port ${port} of the embedded PostgreSQL .* is in use by another program`), /stop that program, or change "port" in \.data\/embedded-postgres\.json/);
+    expectOneClearLine(
+      run,
+      new RegExp(`port ${port} of the embedded PostgreSQL .* is in use by another program`),
+      /stop that program, or change "port" in \.data\/embedded-postgres\.json/,
+    );
     await expectNoSecretLeft(target);
   });
 
@@ -86,7 +93,11 @@ describe("npm start with the embedded PostgreSQL, when it cannot start", () => {
     await writeFile(path.join(target.dataDir, "postgres", "PG_VERSION"), "12\n");
 
     const run = await target.start();
-    expectOneClearLine(run, /\.data\/postgres holds a PostgreSQL 12 cluster, but the embedded server is PostgreSQL 1[3-9]/, /dump it with PostgreSQL 12 .*move \.data\/postgres aside/);
+    expectOneClearLine(
+      run,
+      /\.data\/postgres holds a PostgreSQL 12 cluster, but the embedded server is PostgreSQL 1[3-9]/,
+      /dump it with PostgreSQL 12 .*move \.data\/postgres aside/,
+    );
     await expectNoSecretLeft(target);
   });
 
@@ -97,7 +108,11 @@ describe("npm start with the embedded PostgreSQL, when it cannot start", () => {
     await writeFile(path.join(target.dataDir, "postgres", "notes.txt"), "mine\n");
 
     const run = await target.start();
-    expectOneClearLine(run, /could not be initialised in \.data\/postgres: .*exists but is not empty \(initdb: exit status 1\)/, /fix that, or move \.data\/postgres aside, and start again/);
+    expectOneClearLine(
+      run,
+      /could not be initialised in \.data\/postgres: .*exists but is not empty \(initdb: exit status 1\)/,
+      /fix that, or move \.data\/postgres aside, and start again/,
+    );
     expect(run.stdout).toMatch(/initialising an embedded PostgreSQL in \.data\/postgres/);
     expect(await readdir(path.join(target.dataDir, "postgres"))).toEqual(["notes.txt"]);
     await expectNoSecretLeft(target);

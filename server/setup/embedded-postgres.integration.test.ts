@@ -84,7 +84,9 @@ describe("embedded PostgreSQL", () => {
       expect(failure).toBeInstanceOf(EmbeddedPostgresError);
       const message = (failure as Error).message;
       expect(message).not.toContain("\n");
-      expect(message).toMatch(/^the embedded PostgreSQL did not start \(exit status 1\): FATAL: {2}configuration file ".*postgresql\.auto\.conf" contains errors: fix that and start again \(its log: .*embedded-postgres\.log\)$/);
+      expect(message).toMatch(
+        /^the embedded PostgreSQL did not start \(exit status 1\): FATAL: {2}configuration file ".*postgresql\.auto\.conf" contains errors: fix that and start again \(its log: .*embedded-postgres\.log\)$/,
+      );
     } finally {
       await writeFile(conf, original);
     }
@@ -179,7 +181,9 @@ describe("a project in a directory only its owner can enter (mktemp -d, root's h
 
       // Nothing was left in the temp directory (but tsx's compile cache), and no secret is readable by anyone but its owner.
       expect((await readdir(tmp)).filter((name) => !/^tsx-\d+$/.test(name))).toEqual([]);
-      expect((await Promise.all((await filesUnder(tmp, new Set())).map((file) => readFile(file)))).filter((bytes) => bytes.includes(state?.password ?? ""))).toEqual([]);
+      expect(
+        (await Promise.all((await filesUnder(tmp, new Set())).map((file) => readFile(file)))).filter((bytes) => bytes.includes(state?.password ?? "")),
+      ).toEqual([]);
       const dirs = [home, ...(state.cluster ? [path.dirname(state.cluster)] : [])];
       const skip = new Set([path.join(root, "node_modules"), ...(state.cluster ? [path.join(path.dirname(state.cluster), "postgresql")] : [])]);
       expect(await secretReadableByOthers(dirs, skip, state.password)).toEqual([]);

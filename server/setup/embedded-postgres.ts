@@ -116,7 +116,10 @@ function run(file: string, args: string[], options: { runAs?: RunAs; cwd?: strin
 /** The line of a program's output that says what went wrong. */
 function reason(ran: Ran, program: string): string {
   if (ran.error) return `cannot run ${program} (${ran.error.code ?? ran.error.message})`;
-  const lines = ran.output.split("\n").map((line) => line.trim()).filter((line) => line !== "");
+  const lines = ran.output
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "");
   const said = lines.findLast((line) => /\b(error|fatal|panic)\b/i.test(line)) ?? lines.at(-1);
   const how = ran.signal ? `killed by ${ran.signal}` : `exit status ${ran.code}`;
   return said ? `${said.replace(/^\S+:\s+(error|fatal):\s+/i, "")} (${program}: ${how})` : `${program} failed (${how})`;
@@ -217,7 +220,9 @@ async function serverMajorVersion(binaries: Binaries): Promise<number> {
   const ran = await run(binaries.postgres, ["--version"]);
   const major = /\(PostgreSQL\)\s+(\d+)/.exec(ran.output)?.[1];
   if (ran.code !== 0 || !major) {
-    throw new EmbeddedPostgresError(`cannot run the PostgreSQL binaries in ${shown(binaries.dir)}: ${reason(ran, "postgres --version")}: reinstall them with npm install`);
+    throw new EmbeddedPostgresError(
+      `cannot run the PostgreSQL binaries in ${shown(binaries.dir)}: ${reason(ran, "postgres --version")}: reinstall them with npm install`,
+    );
   }
   return Number(major);
 }
@@ -249,8 +254,15 @@ async function mkdirOwned(dir: string): Promise<void> {
  */
 async function relocationHome(dataDir: string): Promise<string> {
   const project = await realpath(path.dirname(dataDir));
-  const name = path.basename(project).replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40) || "project";
-  const digest = createHash("sha256").update(await realpath(dataDir)).digest("hex").slice(0, 16);
+  const name =
+    path
+      .basename(project)
+      .replace(/[^A-Za-z0-9._-]/g, "_")
+      .slice(0, 40) || "project";
+  const digest = createHash("sha256")
+    .update(await realpath(dataDir))
+    .digest("hex")
+    .slice(0, 16);
   await mkdirOwned(EMBEDDED_POSTGRES_HOME);
   const home = path.join(EMBEDDED_POSTGRES_HOME, `${name}-${digest}`);
   await mkdirOwned(home);
@@ -308,7 +320,9 @@ async function loadOrCreateState(dataDir: string): Promise<{ state: EmbeddedStat
   if (existsSync(file)) {
     const state = parseJson(await readFile(file, "utf8"));
     if (!isState(state)) {
-      throw new EmbeddedPostgresError(`${shown(file)} is not as Tidemark wrote it (port, password, cluster): restore it from a backup, or move ${shown(dataDir)} aside to start with an empty database`);
+      throw new EmbeddedPostgresError(
+        `${shown(file)} is not as Tidemark wrote it (port, password, cluster): restore it from a backup, or move ${shown(dataDir)} aside to start with an empty database`,
+      );
     }
     // It holds the superuser password: whatever made it wider, only its owner may read it.
     if (((await stat(file)).mode & 0o077) !== 0) await chmod(file, 0o600);
@@ -329,7 +343,9 @@ function isPortFree(port: number): Promise<boolean> {
 
 async function freePort(preferred: number): Promise<number> {
   for (let port = preferred; port < preferred + 100; port++) if (await isPortFree(port)) return port;
-  throw new EmbeddedPostgresError(`no free port in ${preferred}–${preferred + 99} for the embedded PostgreSQL: free one, or set DATABASE_URL to a PostgreSQL of your own`);
+  throw new EmbeddedPostgresError(
+    `no free port in ${preferred}–${preferred + 99} for the embedded PostgreSQL: free one, or set DATABASE_URL to a PostgreSQL of your own`,
+  );
 }
 
 function portInUse(port: number, dataDir: string): PortInUseError {
@@ -400,7 +416,10 @@ async function initialise(binaries: Binaries, cluster: string, password: string,
 /** Last words of the server in its log since `offset`: the FATAL line if there is one. */
 async function lastWords(logFile: string, offset: number): Promise<string> {
   const text = (await readFile(logFile)).subarray(offset).toString("utf8");
-  const lines = text.split("\n").map((line) => line.replace(/^\S+ \S+ \S+ \[\d+\] /, "").trim()).filter((line) => line !== "");
+  const lines = text
+    .split("\n")
+    .map((line) => line.replace(/^\S+ \S+ \S+ \[\d+\] /, "").trim())
+    .filter((line) => line !== "");
   return lines.findLast((line) => /^(FATAL|PANIC):/.test(line)) ?? lines.at(-1) ?? "it wrote nothing";
 }
 
