@@ -53,3 +53,20 @@ export async function getBacklog(tenantId: number, on: Queryable = pool): Promis
   if (!backlog) throw new Error(`no tenant ${tenantId}`);
   return backlog;
 }
+
+/**
+ * The received_at of the tenant's oldest event that has not reached an
+ * outcome (pending or in flight), or null when there is none: every rollup
+ * bucket that ends before it can only change by a replay or a deletion, both
+ * of which invalidate what was cached of it (series.ts).
+ */
+export async function oldestUnfinishedReceivedAt(tenantId: number, on: Queryable = pool): Promise<Date | null> {
+  const [row] = await sql<{ oldest: Date | null }>(
+    on,
+    `SELECT least(
+       (SELECT e.received_at FROM events e WHERE e.tenant_id BETWEEN $1 AND $1 AND e.status = 'pending' ORDER BY e.tenant_id, e.id LIMIT 1),
+       (SELECT min(e.received_at) FROM events e WHERE e.tenant_id = $1 AND e.status = 'processing')) AS oldest`,
+    [tenantId],
+  );
+  return row?.oldest ?? null;
+}

@@ -8,9 +8,18 @@
  * range is widened to whole buckets and every bucket in it is returned,
  * empty ones as zeros; totals are over exactly the returned range, which is
  * reported back, so they can be checked against the events table.
+ *
+ * Closed stretches come from the shared cache (server/cache): the range is
+ * cut into aligned chunks, and a chunk that ends before the tenant's oldest
+ * unfinished event (and a couple of minutes before now) can no longer change
+ * except by a replay of dead events, which invalidates it after its commit
+ * (invalidateSeries). The open end of the range is always read afresh, so a
+ * chart never shows a stale count of a bucket that is still filling.
  */
 import { z } from "zod";
+import { Cache } from "../cache/cache.ts";
 import { pool, sql } from "../db.ts";
+import { oldestUnfinishedReceivedAt } from "./backlog.ts";
 import { quantile, type Bins } from "./latency-sketch.ts";
 import { ROLLUP_COUNTERS, type RollupCounter } from "./rollups.ts";
 
@@ -88,19 +97,90 @@ SELECT floor(extract(epoch FROM minute) / $4)::bigint * $4 * 1000 AS t,
  WHERE tenant_id = $1 AND minute >= $2 AND minute < $3
  GROUP BY 1`;
 
+type CountRow = { t: number } & Record<ChartCounter, number>;
+type LatencyRow = { t: number; bin: number; count: number };
+type BacklogRow = { t: number; backlog: number; oldestPendingAgeMs: number | null };
+
+/** The rows of one stretch of a tenant's series, as its three queries return them. */
+interface SeriesRows {
+  counts: CountRow[];
+  latency: LatencyRow[];
+  backlog: BacklogRow[];
+}
+
+const DAY = 24 * HOUR;
+/** The stretch one cache entry holds, per bucket size: whole buckets, aligned to the epoch. */
+const CHUNK_MS: Record<BucketName, number> = { "1m": 6 * HOUR, "5m": DAY, "1h": 7 * DAY, "1d": 28 * DAY };
+/**
+ * A bucket may still change this long after it ends: webhook answers are
+ * flushed every few seconds into the minute they happened in, and an insert
+ * is stamped with its transaction's start.
+ */
+const SETTLE_MS = 2 * 60_000;
+
+/** Closed chunks change only by a replay, which invalidates them; the TTL bounds what an invalidation that failed can leave behind. */
+const closedChunks = new Cache<SeriesRows>("series", { ttlMs: HOUR, staleMs: 0 });
+
+const chunkId = (tenantId: number, bucket: BucketName, start: number) => `${tenantId}:${bucket}:${start}`;
+
+async function queryRows(tenantId: number, bucket: BucketName, fromMs: number, toMs: number): Promise<SeriesRows> {
+  const resolution = BUCKETS[bucket] >= 3_600 ? 3_600 : 60;
+  const params = [tenantId, new Date(fromMs), new Date(toMs), BUCKETS[bucket], resolution];
+  const [counts, latency, backlog] = await Promise.all([
+    sql<CountRow>(pool, COUNTS, params),
+    sql<LatencyRow>(pool, LATENCY, params),
+    sql<BacklogRow>(pool, BACKLOG, params.slice(0, 4)),
+  ]);
+  // Numbers, not bigint strings, so that a cached stretch reads back exactly as a fresh one.
+  return {
+    counts: counts.map((row) => ({ ...row, t: Number(row.t) })),
+    latency: latency.map((row) => ({ ...row, t: Number(row.t) })),
+    backlog: backlog.map((row) => ({ ...row, t: Number(row.t) })),
+  };
+}
+
+/** The rows for [from, to): whole closed chunks from the cache (clipped to the range), the rest read now. */
+async function rowsFor(tenantId: number, bucket: BucketName, from: number, to: number): Promise<SeriesRows> {
+  const chunk = CHUNK_MS[bucket];
+  const oldest = await oldestUnfinishedReceivedAt(tenantId);
+  const closed = Math.min(Date.now() - SETTLE_MS, oldest?.getTime() ?? Infinity);
+  const closedEnd = Math.min(Math.floor(closed / chunk) * chunk, Math.ceil(to / chunk) * chunk);
+  const starts: number[] = [];
+  for (let start = Math.floor(from / chunk) * chunk; start + chunk <= closedEnd; start += chunk) starts.push(start);
+  const liveFrom = Math.max(from, starts.length > 0 ? (starts.at(-1) as number) + chunk : from);
+  const parts = await Promise.all([
+    ...starts.map((start) => closedChunks.getOrLoad(chunkId(tenantId, bucket, start), () => queryRows(tenantId, bucket, start, start + chunk))),
+    liveFrom < to ? queryRows(tenantId, bucket, liveFrom, to) : Promise.resolve({ counts: [], latency: [], backlog: [] }),
+  ]);
+  const inRange = <R extends { t: number }>(rows: R[]) => rows.filter((row) => row.t >= from && row.t < to);
+  return {
+    counts: inRange(parts.flatMap((part) => part.counts)),
+    latency: inRange(parts.flatMap((part) => part.latency)),
+    backlog: inRange(parts.flatMap((part) => part.backlog)),
+  };
+}
+
+/**
+ * Call after a commit that changed rollups in the past (a replay of dead
+ * events retracts their counts at their received and processed times): the
+ * cached chunks holding those moments are dropped, at every bucket size.
+ */
+export async function invalidateSeries(tenantId: number, moments: readonly Date[]): Promise<void> {
+  const ids = new Set<string>();
+  for (const moment of moments) {
+    for (const bucket of Object.keys(BUCKETS) as BucketName[]) {
+      ids.add(chunkId(tenantId, bucket, Math.floor(moment.getTime() / CHUNK_MS[bucket]) * CHUNK_MS[bucket]));
+    }
+  }
+  for (const id of ids) await closedChunks.invalidate(id);
+}
+
 export async function getSeries(tenantId: number, range: TSeriesRange): Promise<Series> {
   const bucket = range.bucket ?? chooseBucket(range.from.getTime(), range.to.getTime());
   const widthMs = BUCKETS[bucket] * 1000;
   const from = Math.floor(range.from.getTime() / widthMs) * widthMs;
   const to = Math.ceil(range.to.getTime() / widthMs) * widthMs;
-  const resolution = BUCKETS[bucket] >= 3_600 ? 3_600 : 60;
-  const params = [tenantId, new Date(from), new Date(to), BUCKETS[bucket], resolution];
-
-  const [counts, latency, backlog] = await Promise.all([
-    sql<{ t: number } & Record<ChartCounter, number>>(pool, COUNTS, params),
-    sql<{ t: number; bin: number; count: number }>(pool, LATENCY, params),
-    sql<{ t: number; backlog: number; oldestPendingAgeMs: number | null }>(pool, BACKLOG, params.slice(0, 4)),
-  ]);
+  const { counts, latency, backlog } = await rowsFor(tenantId, bucket, from, to);
 
   const countsAt = new Map(counts.map((row) => [Number(row.t), row]));
   const binsAt = new Map<number, Bins>();

@@ -6,6 +6,7 @@
  * inbox.ts).
  */
 import { retractDead } from "../stats/rollups.ts";
+import { invalidateSeries } from "../stats/series.ts";
 import { pool, sql, transaction } from "../db.ts";
 import { replayDeadEvents } from "./inbox.ts";
 import type { EventType } from "../core/event.ts";
@@ -40,8 +41,15 @@ export async function replayDead(tenantId: number, eventIds?: readonly string[])
   const replayed = await transaction(async (tx) => {
     const events = await replayDeadEvents(tx, tenantId, eventIds);
     await retractDead(tx, events);
-    return events.length;
+    return events;
   });
-  if (replayed > 0) signalNewEvents();
-  return replayed;
+  if (replayed.length > 0) {
+    // After the commit: the retracted counts sit in past buckets, which the dashboard may have cached.
+    await invalidateSeries(
+      tenantId,
+      replayed.flatMap((event) => [event.receivedAt, event.processedAt]),
+    );
+    signalNewEvents();
+  }
+  return replayed.length;
 }
