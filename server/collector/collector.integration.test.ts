@@ -8,6 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pool } from "../db.ts";
+import { metrics } from "../metrics.ts";
+import { store as sharedStore, type SharedStore } from "../redis.ts";
 import { sha256, canonicalJson } from "../lib/canonical-json.ts";
 import { startSimServer, type SimServer } from "../sim/upstream.ts";
 import { encodeCursor, type FeedSpec } from "../sim/feed.ts";
@@ -153,9 +155,38 @@ describe("collector", () => {
     await releaseLease(next as never);
   });
 
+  it("a collector that stalls after its fetch, past its lease, commits nothing once another took over", async () => {
+    const spec: FeedSpec = { seed: 23, kind: "fixed", total: 300 };
+    const tenant = await tenantWithSource(sim.feedUrl(spec), { pageSize: 50 });
+    await onlySources(tenant.id);
+    // The stalled collector's first admission never answers; the limiter fails open after 750 ms,
+    // long after its 250 ms lease ran out, and only then does it try to commit its page.
+    let calls = 0;
+    const stalling: SharedStore = {
+      ...sharedStore,
+      kind: sharedStore.kind,
+      takeTokens: (request) => (++calls === 1 ? new Promise(() => {}) : sharedStore.takeTokens(request)),
+    };
+    const fast = { fetchTimeoutMs: 100, leaseMs: 250 };
+    const lostBefore = (await metrics.collectorLostCommits.get()).values[0]?.value ?? 0;
+    const stalled = new Collector({ ...TEST_COLLECTOR, ...fast, store: stalling });
+    stalled.start();
+    const other = new Collector({ ...TEST_COLLECTOR, ...fast });
+    try {
+      await waitFor(async () => calls === 1, 10_000);
+      other.start();
+      await waitFor(async () => (await sourceRow(tenant.id)).cursor === encodeCursor(spec.total), 20_000);
+      await waitFor(async () => ((await metrics.collectorLostCommits.get()).values[0]?.value ?? 0) > lostBefore, 5_000);
+    } finally {
+      await Promise.all([stalled.stop(), other.stop()]);
+    }
+    expect(await sourceRow(tenant.id)).toMatchObject({ cursor: encodeCursor(spec.total), pages_committed: 6 });
+    expect(await storedEventIds(tenant.id)).toEqual(distinctIds(feedEvents(spec)));
+  });
+
   it("a whale upstream does not starve small ones: each small source is caught up while the whale still has pages", async () => {
     const whale = await tenantWithSource(sim.feedUrl({ seed: 15, kind: "fixed", total: 20_000 }), { pageSize: 20 });
-    const small = [];
+    const small: Awaited<ReturnType<typeof tenantWithSource>>[] = [];
     for (let i = 0; i < 3; i++) small.push(await tenantWithSource(sim.feedUrl({ seed: 16 + i, kind: "fixed", total: 30 }), { pageSize: 20 }));
     await onlySources(whale.id, ...small.map((tenant) => tenant.id));
     await collecting({ pagesPerTurn: 2 }, () =>

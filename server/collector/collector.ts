@@ -44,6 +44,7 @@ import { fullJitterBackoff, type Random } from "../lib/jitter.ts";
 import { signalNewEvents } from "../lib/wake.ts";
 import { log, throttledLogger } from "../log.ts";
 import { metrics } from "../metrics.ts";
+import type { SharedStore } from "../redis.ts";
 import { fetchPage, PageFailure, type FetchedPage } from "./page.ts";
 import { readSourceToken } from "./source-token.ts";
 import {
@@ -82,6 +83,8 @@ export interface CollectorOptions {
   /** A pause after each turn, so that collectors of other processes get turns too (tests use it to make them alternate). */
   turnPauseMs?: number;
   random?: Random;
+  /** Where rate and quota are decided (default: the process's shared store). */
+  store?: SharedStore;
   /** Tests only: see CursorCache. */
   cursorCache?: CursorCache;
 }
@@ -263,7 +266,10 @@ export class Collector {
   /** Spends the tenant's rate and quota on a page; false (and the wait recorded) when it may not be stored now. */
   private async admitted(lease: Lease, read: CursorRead, cost: number, fetchStartedAt: Date): Promise<boolean> {
     try {
-      await admit({ id: read.tenantId, ratePerSecond: read.ratePerSecond, burst: read.burst, dailyQuota: read.dailyQuota }, cost, { random: this.random });
+      await admit({ id: read.tenantId, ratePerSecond: read.ratePerSecond, burst: read.burst, dailyQuota: read.dailyQuota }, cost, {
+        random: this.random,
+        store: this.options.store,
+      });
       return true;
     } catch (error) {
       if (!(error instanceof AppError) || (error.code !== "quota_exceeded" && error.code !== "rate_limited")) throw error;

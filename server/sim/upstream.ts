@@ -62,7 +62,7 @@ export type Fault =
   | { kind: "hang"; ms: number }
   /** A body that is not the page shape (`json: false`: not even JSON). */
   | { kind: "malformed"; json?: boolean }
-  /** has_more true with next_cursor equal to the cursor asked for. */
+  /** has_more true with next_cursor equal to the cursor asked for (null on a first page). */
   | { kind: "stuck" }
   /** The real page with this event added at its start. */
   | { kind: "extra-event"; event: unknown }
@@ -70,7 +70,7 @@ export type Fault =
   | { kind: "oversize"; bytes: number };
 
 export interface SimRequest {
-  /** ms since the server started. */
+  /** When it arrived (epoch ms). */
   at: number;
   path: string;
   cursor: string | null;
@@ -109,7 +109,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startSimServer(options: SimServerOptions = {}): Promise<SimServer> {
   const now = options.now ?? Date.now;
-  const started = Date.now();
   const requests: SimRequest[] = [];
   const faults: Fault[] = [];
   let inFlight = 0;
@@ -122,7 +121,7 @@ export async function startSimServer(options: SimServerOptions = {}): Promise<Si
     const cursor = url.searchParams.get("cursor");
     const fault = isFeed && authorized ? (faults.shift() ?? null) : null;
     const entry: SimRequest = {
-      at: Date.now() - started,
+      at: Date.now(),
       path: url.pathname,
       cursor,
       position: cursor === null ? null : decodeCursor(cursor),
@@ -152,7 +151,8 @@ export async function startSimServer(options: SimServerOptions = {}): Promise<Si
         body = fault.json === false ? "<html>not json</html>" : JSON.stringify({ events: "not a list", next_cursor: 7 });
       } else if (fault?.kind === "stuck") {
         status = 200;
-        body = JSON.stringify({ events: [], next_cursor: cursor ?? "stuck", has_more: true });
+        // On a first page there is no cursor to repeat: "more, but no cursor to get it with".
+        body = JSON.stringify({ events: [], next_cursor: cursor, has_more: true });
       } else {
         const answer = simAnswer(url, now()) ?? { status: 404, body: { error: { code: "not_found", message: "no such path" } } };
         status = answer.status;
