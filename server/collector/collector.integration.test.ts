@@ -6,6 +6,8 @@
  * daily quota stops pulling until the next UTC day; pause, resume, a new URL
  * and removal take effect at the next read of the row.
  */
+import { spawn } from "node:child_process";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pool } from "../db.ts";
 import { metrics } from "../metrics.ts";
@@ -214,6 +216,29 @@ describe("collector", () => {
     expect(row.next_fetch_at.getTime()).toBeGreaterThanOrEqual(midnight);
     expect(row.next_fetch_at.getTime()).toBeLessThanOrEqual(midnight + 60_000);
     expect((await requireSourceStatus(tenant)).waitingFor).toBe("quota");
+  });
+
+  it("`npm run worker` collects sources too, and its workers apply what it collected", async () => {
+    const spec: FeedSpec = { seed: 24, kind: "fixed", total: 250 };
+    const tenant = await tenantWithSource(sim.feedUrl(spec), { pageSize: 100 });
+    await onlySources(tenant.id);
+    const root = path.resolve(import.meta.dirname, "../..");
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "server/cli/worker.ts")], {
+      cwd: root,
+      env: { ...process.env, NODE_ENV: "test", LOG_LEVEL: "error", WORKER_POLL_MS: "50" },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      await waitFor(async () => {
+        const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status = 'done'", [tenant.id]);
+        return (await sourceRow(tenant.id)).cursor === encodeCursor(spec.total) && rows[0]?.n === distinctIds(feedEvents(spec)).length;
+      }, 60_000);
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
+    expect((await sourceRow(tenant.id)).lease_owner).toBeNull();
   });
 
   it("pause stops fetching, resume starts again, a new URL starts from its first page, remove stops for good", async () => {
