@@ -8,3 +8,8 @@ import { fileURLToPath } from "node:url";
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const DATA_DIR = path.join(PROJECT_ROOT, ".data");
 export const NEXT_BIN = path.join(PROJECT_ROOT, "node_modules", "next", "dist", "bin", "next");
+/**
+ * Where root keeps the embedded PostgreSQL of a project that the postgres
+ * user cannot enter (see embedded-postgres.ts): one directory per project.
+ */
+export const EMBEDDED_POSTGRES_HOME = "/var/lib/tidemark";
