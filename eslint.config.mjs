@@ -18,12 +18,22 @@ const BOUNDARIES = [
   },
   {
     target: "./server/ingest",
-    from: ["./server/worker", "./server/api", "./server/cli"],
+    from: ["./server/worker", "./server/collector", "./server/api", "./server/cli"],
     message: "ingestion does not reach into the workers, the API or the CLI (signals go through server/lib)",
   },
   {
+    target: "./server/collector",
+    from: ["./server/worker", "./server/api", "./server/cli"],
+    message: "the collector stores into the inbox as ingestion does; it does not reach into the workers, the API or the CLI",
+  },
+  {
+    target: "./server/sim",
+    from: ["./server/collector", "./server/worker", "./server/stats", "./server/api", "./server/cli"],
+    message: "the simulated upstream stands outside Tidemark, as a tenant's system would: it speaks only the contracts",
+  },
+  {
     target: "./server/stats",
-    from: ["./server/ingest", "./server/worker", "./server/api", "./server/cli"],
+    from: ["./server/ingest", "./server/worker", "./server/collector", "./server/api", "./server/cli"],
     message: "the figures are written and read by callers; they import nothing from them",
   },
   {

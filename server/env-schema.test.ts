@@ -76,6 +76,13 @@ describe("parseEnv", () => {
     expect(message).not.toContain("letmein");
   });
 
+  it("the collector's lease must outlast its fetch timeout, or a second collector could take a source mid-fetch", () => {
+    expect(parseEnv(only({}))).toMatchObject({ COLLECTOR_CONCURRENCY: 1, COLLECTOR_FETCH_TIMEOUT_MS: 10_000, COLLECTOR_LEASE_MS: 30_000 });
+    const { message } = configError({ COLLECTOR_LEASE_MS: "5000" });
+    expect(message).toBe('Invalid configuration: COLLECTOR_LEASE_MS: must be greater than COLLECTOR_FETCH_TIMEOUT_MS (10000) (got "5000")');
+    expect(parseEnv(only({ COLLECTOR_LEASE_MS: "5000", COLLECTOR_FETCH_TIMEOUT_MS: "4000" })).COLLECTOR_LEASE_MS).toBe(5_000);
+  });
+
   it("several bad values are all named, still on one line", () => {
     const { message } = configError({ PORT: "-1", REDIS_URL: "http://cache", ADMIN_EMAIL: "not-an-email" });
     expect(message).not.toContain("\n");

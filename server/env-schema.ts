@@ -20,57 +20,77 @@ const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === "" ? undefined : value.trim()));
 
-const schema = z.object({
-  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
-  /** Set by Next.js while `next build` collects pages; no database is needed then. */
-  NEXT_PHASE: optionalString,
-  /** "nodejs" or "edge" inside Next.js; unset in plain Node processes. */
-  NEXT_RUNTIME: optionalString,
+const schema = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    /** Set by Next.js while `next build` collects pages; no database is needed then. */
+    NEXT_PHASE: optionalString,
+    /** "nodejs" or "edge" inside Next.js; unset in plain Node processes. */
+    NEXT_RUNTIME: optionalString,
 
-  DATABASE_URL: optionalString.pipe(
-    z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL")
-      .optional(),
-  ),
-  DATABASE_POOL_SIZE: integer(1, 200, 10),
-  REDIS_URL: optionalString.pipe(
-    z
-      .string()
-      .regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL")
-      .optional(),
-  ),
-  /** Every Redis key starts with this, so tests and deployments can share a server. */
-  REDIS_KEY_PREFIX: z.string().min(1).max(64).default("tidemark:"),
+    DATABASE_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL")
+        .optional(),
+    ),
+    DATABASE_POOL_SIZE: integer(1, 200, 10),
+    REDIS_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL")
+        .optional(),
+    ),
+    /** Every Redis key starts with this, so tests and deployments can share a server. */
+    REDIS_KEY_PREFIX: z.string().min(1).max(64).default("tidemark:"),
 
-  PORT: integer(1, 65535, 3000),
-  SESSION_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
-  ADMIN_EMAIL: optionalString.pipe(z.email("must be an email address").optional()),
-  ADMIN_PASSWORD: optionalString.pipe(ZPassword.optional()),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** Where log lines go; the admin CLI sends them to stderr so stdout holds only its JSON. */
-  LOG_DESTINATION: z.enum(["stdout", "stderr"]).default("stdout"),
+    PORT: integer(1, 65535, 3000),
+    SESSION_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
+    ADMIN_EMAIL: optionalString.pipe(z.email("must be an email address").optional()),
+    ADMIN_PASSWORD: optionalString.pipe(ZPassword.optional()),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** Where log lines go; the admin CLI sends them to stderr so stdout holds only its JSON. */
+    LOG_DESTINATION: z.enum(["stdout", "stderr"]).default("stdout"),
 
-  /** Largest accepted body of a single-event webhook, in bytes. */
-  WEBHOOK_MAX_BODY_BYTES: integer(1024, 64 * 1024 * 1024, 256 * 1024),
-  /** Largest accepted body of a batch webhook, in bytes. */
-  WEBHOOK_MAX_BATCH_BYTES: integer(1024, 256 * 1024 * 1024, 4 * 1024 * 1024),
-  /** How long a tenant lookup is cached in-process (jittered by up to 20%). */
-  TENANT_CACHE_TTL_MS: integer(0, 600_000, 5_000),
+    /** Largest accepted body of a single-event webhook, in bytes. */
+    WEBHOOK_MAX_BODY_BYTES: integer(1024, 64 * 1024 * 1024, 256 * 1024),
+    /** Largest accepted body of a batch webhook, in bytes. */
+    WEBHOOK_MAX_BATCH_BYTES: integer(1024, 256 * 1024 * 1024, 4 * 1024 * 1024),
+    /** How long a tenant lookup is cached in-process (jittered by up to 20%). */
+    TENANT_CACHE_TTL_MS: integer(0, 600_000, 5_000),
 
-  /** Worker loops run inside the app process (`npm start`); 0 turns them off. */
-  WORKER_CONCURRENCY: integer(0, 64, 2),
-  /** Events a tenant may take per scheduling turn, times its weight. */
-  WORKER_QUANTUM: integer(1, 10_000, 100),
-  /** Upper bound on one claimed batch, whatever the weight. */
-  WORKER_MAX_BATCH: integer(1, 10_000, 500),
-  /** How long a claimed batch stays leased before other workers may take it back. */
-  WORKER_LEASE_MS: integer(500, 3_600_000, 30_000),
-  /** Attempts before an event is dead. */
-  WORKER_MAX_ATTEMPTS: integer(1, 100, 5),
-  /** Idle workers look for work this often even without a wake-up signal. */
-  WORKER_POLL_MS: integer(10, 60_000, 1_000),
-});
+    /** Worker loops run inside the app process (`npm start`); 0 turns them off. */
+    WORKER_CONCURRENCY: integer(0, 64, 2),
+    /** Events a tenant may take per scheduling turn, times its weight. */
+    WORKER_QUANTUM: integer(1, 10_000, 100),
+    /** Upper bound on one claimed batch, whatever the weight. */
+    WORKER_MAX_BATCH: integer(1, 10_000, 500),
+    /** How long a claimed batch stays leased before other workers may take it back. */
+    WORKER_LEASE_MS: integer(500, 3_600_000, 30_000),
+    /** Attempts before an event is dead. */
+    WORKER_MAX_ATTEMPTS: integer(1, 100, 5),
+    /** Idle workers look for work this often even without a wake-up signal. */
+    WORKER_POLL_MS: integer(10, 60_000, 1_000),
+
+    /** Collector loops (pull mode) inside each app process; 0 turns them off. */
+    COLLECTOR_CONCURRENCY: integer(0, 16, 1),
+    /** A fetch of a source's page that takes longer fails (and backs off). */
+    COLLECTOR_FETCH_TIMEOUT_MS: integer(100, 600_000, 10_000),
+    /** How long a collector holds a source without renewing; must exceed the fetch timeout. */
+    COLLECTOR_LEASE_MS: integer(500, 3_600_000, 30_000),
+    /** Largest page body accepted from a source, in bytes. */
+    COLLECTOR_MAX_PAGE_BYTES: integer(1024, 256 * 1024 * 1024, 8 * 1024 * 1024),
+  })
+  .superRefine((config, context) => {
+    // A lease shorter than a fetch could expire mid-fetch and let a second collector in.
+    if (config.COLLECTOR_LEASE_MS <= config.COLLECTOR_FETCH_TIMEOUT_MS) {
+      context.addIssue({
+        code: "custom",
+        path: ["COLLECTOR_LEASE_MS"],
+        message: `must be greater than COLLECTOR_FETCH_TIMEOUT_MS (${config.COLLECTOR_FETCH_TIMEOUT_MS})`,
+      });
+    }
+  });
 
 export type Env = z.infer<typeof schema>;
 

@@ -28,6 +28,9 @@ describe("import boundaries", () => {
     ["server/core/probe.ts", 'import { appRouter } from "../api/root.ts";\nexport const x = appRouter;\n'],
     ["server/ingest/probe.ts", 'import { replayDead } from "../worker/dead-letters.ts";\nexport const x = replayDead;\n'],
     ["server/stats/probe.ts", 'import { handleWebhook } from "../ingest/webhook.ts";\nexport const x = handleWebhook;\n'],
+    ["server/collector/probe.ts", 'import { claimNext } from "../worker/scheduler.ts";\nexport const x = claimNext;\n'],
+    ["server/ingest/probe.ts", 'import { Collector } from "../collector/collector.ts";\nexport const x = Collector;\n'],
+    ["server/sim/probe.ts", 'import { setSource } from "../collector/sources.ts";\nexport const x = setSource;\n'],
     ["components/probe.ts", 'import { db } from "@/server/db.ts";\nexport const x = db;\n'],
   ])("%s may not import this: %s", async (file, source) => {
     expect(await boundaryErrors(file, source)).toHaveLength(1);
@@ -38,6 +41,7 @@ describe("import boundaries", () => {
     ["server/ingest/probe.ts", 'import { ZEventBody } from "../core/event.ts";\nexport const x = ZEventBody;\n'],
     ["components/probe.ts", 'import type { AppRouter } from "@/server/api/root.ts";\nexport type X = AppRouter;\n'],
     ["components/probe.ts", 'import { ZQuotas } from "@/server/schemas/tenant.ts";\nexport const x = ZQuotas;\n'],
+    ["server/collector/probe.ts", 'import { storeEvents } from "../ingest/store-events.ts";\nexport const x = storeEvents;\n'],
   ])("%s may import this: %s", async (file, source) => {
     expect(await boundaryErrors(file, source)).toEqual([]);
   });

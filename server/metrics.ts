@@ -69,6 +69,33 @@ function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    collectorFetches: new Counter({
+      name: "tidemark_collector_fetches_total",
+      help: "Page fetches from sources (pull mode), by result: ok, http_error, timeout, network, malformed, too_large, stuck_cursor.",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    collectorFetchSeconds: new Histogram({
+      name: "tidemark_collector_fetch_seconds",
+      help: "Time to fetch and read one page from a source, failures included.",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    collectorPagesCommitted: new Counter({
+      name: "tidemark_collector_pages_committed_total",
+      help: "Pulled pages whose events and cursor committed together.",
+      registers: [registry],
+    }),
+    collectorEventsStored: new Counter({
+      name: "tidemark_collector_events_stored_total",
+      help: "Pulled events newly stored in the inbox (repeats of stored ids not counted).",
+      registers: [registry],
+    }),
+    collectorLostCommits: new Counter({
+      name: "tidemark_collector_lost_commits_total",
+      help: "Pages not committed because the cursor or the lease changed since the fetch began (nothing stored).",
+      registers: [registry],
+    }),
   };
 }
 

@@ -1,5 +1,6 @@
 // Small status words with colour; the colour never carries the meaning alone.
 import type { ReactNode } from "react";
+import type { SourceSummary } from "@/server/collector/sources.ts";
 import type { HealthVerdict } from "@/server/stats/overview.ts";
 
 const HEALTH_LABEL: Record<HealthVerdict, string> = { ok: "Healthy", idle: "Idle", warn: "Warning", bad: "Unhealthy" };
@@ -33,4 +34,14 @@ export function OutcomeBadge({ outcome, status }: { outcome: string | null; stat
 
 export function Badge({ tone = "neutral", children }: { tone?: "ok" | "warn" | "bad" | "info" | "neutral"; children: ReactNode }) {
   return <span className={`badge ${tone}`}>{children}</span>;
+}
+
+/** A tenant's source (pull mode) in one word or two; why, in the tooltip and for screen readers. */
+export function SourceBadge({ summary }: { summary: SourceSummary }) {
+  return (
+    <span className={`badge ${summary.tone}`} title={summary.reason} data-source={summary.label}>
+      {summary.label}
+      <span className="visually-hidden">: {summary.reason}</span>
+    </span>
+  );
 }

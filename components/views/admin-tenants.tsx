@@ -1,7 +1,8 @@
 "use client";
 /**
  * Tenant administration: the list, "Create tenant", and per tenant "Edit
- * quotas" and "Rotate secret". A new secret (on creation or rotation) is
+ * quotas", "Rotate secret" and "Source" (pull mode: set, pause, resume,
+ * remove). A new secret (on creation or rotation) is
  * shown once, in one box at the top, until dismissed; it is never fetched
  * again. Inputs are checked here as the server will check them, and the
  * server's own objections are shown beside the field they concern.
@@ -10,10 +11,11 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
 import { QuotaFields } from "../admin/quota-fields.tsx";
+import { SourceEditor } from "../admin/source-editor.tsx";
 import { errorCode, errorMessage, fieldErrors } from "../errors.ts";
 import { formatCount, formatDateTime, formatDecimal } from "../format.ts";
 import { useTRPC } from "../trpc.ts";
-import { HealthPill } from "../ui/badges.tsx";
+import { HealthPill, SourceBadge } from "../ui/badges.tsx";
 import { EditorPanel } from "../ui/editor-panel.tsx";
 import { Field } from "../ui/field.tsx";
 import { SecretBox } from "../ui/secret-box.tsx";
@@ -38,7 +40,7 @@ interface Revealed {
   previousValidUntil?: Date;
 }
 
-type Open = { slug: string; panel: "quotas" | "rotate"; opener: HTMLElement | null } | null;
+type Open = { slug: string; panel: "quotas" | "rotate" | "source"; opener: HTMLElement | null } | null;
 
 export function AdminTenantsView() {
   const trpc = useTRPC();
@@ -52,7 +54,7 @@ export function AdminTenantsView() {
       <div className="page-head">
         <div>
           <h1>Tenants</h1>
-          <p className="muted small">Create tenants, set their quotas and rotate their webhook secrets.</p>
+          <p className="muted small">Create tenants, set their quotas, rotate their webhook secrets and set the sources they are pulled from.</p>
         </div>
       </div>
 
@@ -95,6 +97,14 @@ export function AdminTenantsView() {
                         const slug = open.slug;
                         setOpen(null);
                         if (saved) setMessage(`Saved quotas for ${slug}.`);
+                      }}
+                    />
+                  ) : open.panel === "source" ? (
+                    <SourceEditor
+                      slug={open.slug}
+                      onDone={(done) => {
+                        if (done) setMessage(done);
+                        setOpen(null);
                       }}
                     />
                   ) : (
@@ -154,7 +164,12 @@ export function AdminTenantsView() {
                           <td className="num">{tenant.dailyQuota === null ? <span className="muted">unlimited</span> : formatCount(tenant.dailyQuota)}</td>
                           <td className="num">{formatCount(tenant.weight)}</td>
                           <td className="num">{formatCount(tenant.maxConcurrency)}</td>
-                          <td>{tenant.overview ? <HealthPill health={tenant.overview.health} reason={tenant.overview.healthReason} /> : null}</td>
+                          <td>
+                            <span className="row" style={{ gap: 4, flexWrap: "nowrap" }}>
+                              {tenant.overview ? <HealthPill health={tenant.overview.health} reason={tenant.overview.healthReason} /> : null}
+                              {tenant.source ? <SourceBadge summary={tenant.source} /> : null}
+                            </span>
+                          </td>
                           <td className="actions">
                             <span className="row" style={{ flexWrap: "nowrap" }}>
                               <button
@@ -174,6 +189,15 @@ export function AdminTenantsView() {
                                 onClick={(event) => setOpen(isOpen === "rotate" ? null : { slug: tenant.slug, panel: "rotate", opener: event.currentTarget })}
                               >
                                 Rotate secret
+                              </button>
+                              <button
+                                type="button"
+                                className="small"
+                                aria-expanded={isOpen === "source"}
+                                aria-controls={isOpen === "source" ? "tenant-editor" : undefined}
+                                onClick={(event) => setOpen(isOpen === "source" ? null : { slug: tenant.slug, panel: "source", opener: event.currentTarget })}
+                              >
+                                Source
                               </button>
                             </span>
                           </td>

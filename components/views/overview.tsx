@@ -1,7 +1,8 @@
 "use client";
 /**
  * The overview: every tenant the user may see, with its last hour of
- * throughput, backlog, p95 latency and health, refreshed every 10 s (paused
+ * throughput, backlog, p95 latency and health (and its source's state, for
+ * tenants that pull), refreshed every 10 s (paused
  * while the tab is hidden; the previous figures stay on screen meanwhile).
  */
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
@@ -9,7 +10,7 @@ import Link from "next/link";
 import { Sparkline } from "../charts/sparkline.tsx";
 import { formatAge, formatCount, formatMs, formatTimeOfDay } from "../format.ts";
 import { useTRPC } from "../trpc.ts";
-import { HealthPill } from "../ui/badges.tsx";
+import { HealthPill, SourceBadge } from "../ui/badges.tsx";
 import { EmptyState, ErrorState, Skeleton } from "../ui/states.tsx";
 import { FairnessPanel } from "./fairness-panel.tsx";
 
@@ -85,7 +86,10 @@ export function OverviewView({ isAdmin }: { isAdmin: boolean }) {
                       </h2>
                       <span className="slug muted mono">{tenant.slug}</span>
                     </div>
-                    {o ? <HealthPill health={o.health} reason={o.healthReason} /> : null}
+                    <span className="row" style={{ gap: 4, flexWrap: "wrap", justifyContent: "flex-end" }}>
+                      {o ? <HealthPill health={o.health} reason={o.healthReason} /> : null}
+                      {tenant.source ? <SourceBadge summary={tenant.source} /> : null}
+                    </span>
                   </div>
                   {o ? (
                     <>

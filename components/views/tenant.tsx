@@ -1,6 +1,7 @@
 "use client";
 /**
- * A tenant's page: totals for the chosen range, the live backlog, and four
+ * A tenant's page: totals for the chosen range, the live backlog, its source
+ * (pull mode) if it has one, and four
  * charts (events received, outcomes, latency, backlog), refreshed every 5 s
  * while the tab is visible. The range lives in the URL (?range=…), so a view
  * can be shared; the totals state the exact, bucket-aligned range the server
@@ -16,6 +17,7 @@ import { LIVE_REFRESH_MS, RANGE_KEYS, RANGES, parseRange, useTenantSeries, type 
 import { useUrlState } from "../hooks/use-url-state.ts";
 import { useTRPC } from "../trpc.ts";
 import { ErrorState, Skeleton, describeError } from "../ui/states.tsx";
+import { SourcePanel } from "./source-panel.tsx";
 import { ZTenantSlug } from "@/server/schemas/tenant.ts";
 
 const noSubscribe = () => () => {};
@@ -113,6 +115,8 @@ export function TenantView({ slug, isAdmin }: { slug: string; isAdmin: boolean }
         )}
 
         <LiveBacklog backlog={backlog.data} error={backlog.isError ? backlog.error : null} slug={slug} isAdmin={isAdmin} />
+
+        <SourcePanel slug={slug} isAdmin={isAdmin} />
 
         {series.isPending ? (
           <div className="charts">
@@ -276,7 +280,7 @@ function Charts({ slug, range, series, stale }: { slug: string; range: RangeKey;
     <div className="charts">
       <TimeSeriesPanel
         title="Events received"
-        description={`Events stored from webhooks, by type, per ${per}.`}
+        description={`Events stored from webhooks and the source, by type, per ${per}.`}
         data={series.points}
         series={RECEIVED_SERIES}
         bucket={series.bucket}

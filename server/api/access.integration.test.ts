@@ -39,6 +39,11 @@ const MATRIX: Record<string, { rule: Rule; input: () => unknown | Promise<unknow
   "stats.fairness": { rule: "signedIn", input: () => ({ from: new Date(Date.now() - hour), to: new Date() }) },
   "items.list": { rule: "tenant", input: () => ({ tenant: slug }) },
   "items.history": { rule: "tenant", input: () => ({ tenant: slug, itemId: "item-1" }) },
+  "sources.status": { rule: "tenant", input: () => ({ tenant: slug }) },
+  "sources.set": { rule: "admin", input: () => ({ tenant: slug, source: { url: "http://127.0.0.1:9/feed", token: "t0ken" } }) },
+  "sources.pause": { rule: "admin", input: () => ({ tenant: slug }) },
+  "sources.resume": { rule: "admin", input: () => ({ tenant: slug }) },
+  "sources.remove": { rule: "admin", input: () => ({ tenant: slug }) },
   "admin.createTenant": { rule: "admin", input: () => ({ slug: `made-${Math.random().toString(36).slice(2, 10)}` }) },
   "admin.updateQuotas": { rule: "admin", input: () => ({ tenant: slug, quotas: { burst: 300 } }) },
   "admin.rotateSecret": { rule: "admin", input: () => ({ tenant: slug, graceHours: 1 }) },
@@ -103,6 +108,17 @@ describe("access matrix", () => {
     expect(await db.tenant.findUniqueOrThrow({ where: { slug }, select: { burst: true, secret: true } })).toEqual(before);
   });
 
+  it("a viewer sees the source's status but never its token, and cannot change it", async () => {
+    const admin = createCaller(createContextInner({ user: users.admin }));
+    await admin.sources.set({ tenant: slug, source: { url: "http://127.0.0.1:9/feed", token: "never-shown-token" } });
+    const viewer = createCaller(createContextInner({ user: users.viewer }));
+    const status = await viewer.sources.status({ tenant: slug });
+    expect(status).toMatchObject({ tenant: slug, url: "http://127.0.0.1:9/feed", hasToken: true });
+    expect(JSON.stringify(status)).not.toContain("never-shown-token");
+    expect(await call("viewer", "sources.pause", { tenant: slug })).toBe("FORBIDDEN");
+    expect((await admin.sources.status({ tenant: slug }))?.paused).toBe(false);
+  });
+
   it("a viewer asking for an unknown tenant is refused the same way as for a real one (no enumeration)", async () => {
     expect(await call("otherViewer", "tenants.get", { tenant: "does-not-exist" })).toBe("FORBIDDEN");
     expect(await call("otherViewer", "tenants.get", { tenant: slug })).toBe("FORBIDDEN");
@@ -120,7 +136,17 @@ describe("access matrix", () => {
       if (typeof given === "object" && given !== null && "tenant" in given) named.push(path);
     }
     // The admin rung is among them, not only the viewer's one.
-    expect(named).toEqual(expect.arrayContaining(["tenants.get", "admin.updateQuotas", "admin.rotateSecret", "admin.deadLetters", "admin.replayDead"]));
+    expect(named).toEqual(
+      expect.arrayContaining([
+        "tenants.get",
+        "admin.updateQuotas",
+        "admin.rotateSecret",
+        "admin.deadLetters",
+        "admin.replayDead",
+        "sources.set",
+        "sources.remove",
+      ]),
+    );
 
     for (const path of named) {
       const given = { ...((await MATRIX[path]?.input()) as object), tenant: "no-such-tenant" };

@@ -3,6 +3,7 @@ import { adminRouter } from "./routers/admin.ts";
 import { authRouter } from "./routers/auth.ts";
 import { healthRouter } from "./routers/health.ts";
 import { itemsRouter } from "./routers/items.ts";
+import { sourcesRouter } from "./routers/sources.ts";
 import { statsRouter } from "./routers/stats.ts";
 import { tenantsRouter } from "./routers/tenants.ts";
 import { createCallerFactory, router } from "./trpc.ts";
@@ -13,6 +14,7 @@ export const appRouter = router({
   tenants: tenantsRouter,
   stats: statsRouter,
   items: itemsRouter,
+  sources: sourcesRouter,
   admin: adminRouter,
 });
 

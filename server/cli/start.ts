@@ -45,6 +45,7 @@ try {
     say(`created the demo tenant "${seeded.demoTenant.slug}"`);
     say(`  webhook secret (shown once): ${seeded.demoTenant.secret}`);
     say(`  POST http://localhost:${env.PORT}/api/webhooks/${seeded.demoTenant.slug}`);
+    say(`  pulling the simulated feed ${seeded.demoTenant.sourceUrl} (stop it: npm run tidemark -- source pause --tenant ${seeded.demoTenant.slug})`);
   }
 } finally {
   await closeDatabase();

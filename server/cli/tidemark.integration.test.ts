@@ -283,6 +283,99 @@ describe("tidemark events", () => {
   });
 });
 
+describe("tidemark source", () => {
+  it("set prints the source without its token; status, pause, resume and remove; a second set keeps what it does not name", async () => {
+    const { slug: name } = await tenantFixture();
+    const url = "http://127.0.0.1:9/api/sim/demo/events";
+    const set = await tidemark(
+      "source",
+      "set",
+      "--tenant",
+      name,
+      "--url",
+      url,
+      "--token",
+      "tok-abc_123",
+      "--interval-ms",
+      "2500",
+      "--page-size",
+      "40",
+      "--item-url",
+      "http://127.0.0.1:9/items",
+    );
+    expect(set.code).toBe(0);
+    expect(set.lines).toHaveLength(1);
+    expect(set.lines[0]).toMatchObject({
+      tenant: name,
+      url,
+      cursor: null,
+      paused: false,
+      intervalMs: 2500,
+      pageSize: 40,
+      itemUrl: "http://127.0.0.1:9/items",
+      hasToken: true,
+    });
+    expect(set.stdout).not.toContain("tok-abc_123");
+    expect(set.stderr).not.toContain("tok-abc_123");
+
+    const status = await tidemark("source", "status", "--tenant", name);
+    expect(status.code).toBe(0);
+    expect(Object.keys(status.lines[0] ?? {}).slice(0, 10)).toEqual([
+      "tenant",
+      "url",
+      "cursor",
+      "paused",
+      "lastFetchAt",
+      "lastSuccessAt",
+      "lastError",
+      "consecutiveFailures",
+      "eventsStored",
+      "pagesCommitted",
+    ]);
+    expect(status.lines[0]).toMatchObject({
+      cursor: null,
+      lastFetchAt: null,
+      lastSuccessAt: null,
+      lastError: null,
+      consecutiveFailures: 0,
+      eventsStored: 0,
+      pagesCommitted: 0,
+    });
+
+    expect((await tidemark("source", "pause", "--tenant", name)).lines[0]).toMatchObject({ paused: true });
+    expect((await tidemark("source", "resume", "--tenant", name)).lines[0]).toMatchObject({ paused: false });
+
+    // Only the URL given: interval, page size, token and item URL stay; "" removes the token.
+    const again = await tidemark("source", "set", "--tenant", name, "--url", url, "--token", "");
+    expect(again.lines[0]).toMatchObject({ intervalMs: 2500, pageSize: 40, itemUrl: "http://127.0.0.1:9/items", hasToken: false });
+    const { rows } = await pool.query("SELECT token FROM sources s JOIN tenants t ON t.id = s.tenant_id WHERE t.slug = $1", [name]);
+    expect(rows[0]).toEqual({ token: null });
+
+    expect((await tidemark("source", "remove", "--tenant", name)).lines[0]).toEqual({ tenant: name, removed: true });
+    const gone = await tidemark("source", "status", "--tenant", name);
+    expect(gone.code).toBe(1);
+    expect(errorLine(gone).code).toBe("not_found");
+  });
+
+  it("set refuses a bad URL, a URL with credentials and a bad token, naming the flag and never echoing the token", async () => {
+    const { slug: name } = await tenantFixture();
+    const result = await tidemark("source", "set", "--tenant", name, "--url", "ftp://example.test/feed", "--token", "has space secret", "--page-size", "5000");
+    expect(result.code).toBe(1);
+    const error = errorLine(result);
+    expect(error.code).toBe("validation_failed");
+    expect(error.message).toContain("--url");
+    expect(error.message).toContain("--token");
+    expect(error.message).toContain("--page-size");
+    expect(result.stderr).not.toContain("has space secret");
+
+    const credentials = await tidemark("source", "set", "--tenant", name, "--url", "https://user:pw@example.test/feed");
+    expect(credentials.code).toBe(1);
+    expect(errorLine(credentials).message).toContain("user name or password");
+    const { rows } = await pool.query("SELECT count(*)::int AS n FROM sources s JOIN tenants t ON t.id = s.tenant_id WHERE t.slug = $1", [name]);
+    expect(rows[0]).toEqual({ n: 0 });
+  });
+});
+
 describe("tidemark user", () => {
   it("create prints a generated password only when none was given", async () => {
     const tenant = await tenantFixture();

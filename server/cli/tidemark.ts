@@ -18,6 +18,7 @@ import { z } from "zod";
 // Client-safe schemas (zod only): importing them reads no configuration, so they may load before bootstrap().
 import { DEFAULT_ROTATION_GRACE_HOURS, MAX_ROTATION_GRACE_HOURS, ZCreateTenantInput, ZGraceHours, ZQuotas, ZTenantSlug } from "../schemas/tenant.ts";
 import { ZCreateUserInput } from "../schemas/user.ts";
+import { ZSetSourceInput } from "../schemas/source.ts";
 import { BootstrapError, bootstrap, type Bootstrapped } from "./bootstrap.ts";
 
 // Results own stdout; the server's log lines go to stderr.
@@ -100,7 +101,15 @@ const FLAG_OF_FIELD: Record<string, string> = {
   role: "role",
   password: "password",
   tenantSlugs: "tenant",
+  url: "url",
+  token: "token",
+  intervalMs: "interval-ms",
+  pageSize: "page-size",
+  itemUrl: "item-url",
 };
+
+/** Flags whose values are never echoed in a message. */
+const SECRET_FLAGS = new Set(["password", "token"]);
 
 function describeZodError(error: z.ZodError, values: Values): string {
   return error.issues
@@ -111,8 +120,8 @@ function describeZodError(error: z.ZodError, values: Values): string {
       // A non-numeric value reached zod as NaN; "expected number, received NaN" would puzzle.
       const message = issue.code === "invalid_type" && issue.expected === "number" ? "must be a number" : issue.message;
       const given = values[flag];
-      // Passwords are never echoed back.
-      const shown = given === undefined || flag === "password" ? "" : ` (got ${JSON.stringify(given)})`;
+      // Passwords and tokens are never echoed back.
+      const shown = given === undefined || SECRET_FLAGS.has(flag) ? "" : ` (got ${JSON.stringify(given)})`;
       return `--${flag}: ${message}${shown}`;
     })
     .join("; ");
@@ -150,6 +159,19 @@ async function tenantIdOf(slug: string | undefined): Promise<number> {
   const tenant = await findTenant(z.object({ tenant: ZTenantSlug }).parse({ tenant: slug }).tenant);
   return tenant.id;
 }
+
+/** A flag given as "" removes the value (`--token ""`); absent keeps it. */
+function orNull(values: Values, flag: string): string | null | undefined {
+  const raw = text(values, flag);
+  return raw === undefined ? undefined : raw === "" ? null : raw;
+}
+
+async function sourceTenant(values: Values): Promise<{ id: number; slug: string }> {
+  const slug = text(values, "tenant");
+  return { id: await tenantIdOf(slug), slug: slug as string };
+}
+
+const TENANT_ONLY = { tenant: { type: "string" } } as const satisfies Options;
 
 const COMMANDS: Record<string, Command> = {
   "tenant create": {
@@ -245,6 +267,68 @@ const COMMANDS: Record<string, Command> = {
       const tenantId = await tenantIdOf(text(values, "tenant"));
       const eventIds = values["event-id"] as string[] | undefined;
       await emit({ tenant: text(values, "tenant"), replayed: await replayDead(tenantId, eventIds) });
+    },
+  },
+  "source set": {
+    synopsis:
+      'source set --tenant S --url U [--token T] [--interval-ms N] [--page-size N] [--item-url U]   (the source, never the token; on a change, omitted flags keep their value and "" removes the token or item URL)',
+    options: {
+      tenant: { type: "string" },
+      url: { type: "string" },
+      token: { type: "string" },
+      "interval-ms": { type: "string" },
+      "page-size": { type: "string" },
+      "item-url": { type: "string" },
+    },
+    required: ["tenant", "url"],
+    async run(values) {
+      const { setSource } = await import("../collector/sources.ts");
+      const input = ZSetSourceInput.parse(
+        given({
+          url: text(values, "url"),
+          token: orNull(values, "token"),
+          intervalMs: numeric(values, "interval-ms"),
+          pageSize: numeric(values, "page-size"),
+          itemUrl: orNull(values, "item-url"),
+        }),
+      );
+      await emit(await setSource(await sourceTenant(values), input));
+    },
+  },
+  "source status": {
+    synopsis: "source status --tenant S   (cursor, pause, last fetch and success, last error, failures in a row, events stored, pages committed)",
+    options: TENANT_ONLY,
+    required: ["tenant"],
+    async run(values) {
+      const { requireSourceStatus } = await import("../collector/sources.ts");
+      await emit(await requireSourceStatus(await sourceTenant(values)));
+    },
+  },
+  "source pause": {
+    synopsis: "source pause --tenant S   (no fetch until resumed)",
+    options: TENANT_ONLY,
+    required: ["tenant"],
+    async run(values) {
+      const { pauseSource } = await import("../collector/sources.ts");
+      await emit(await pauseSource(await sourceTenant(values)));
+    },
+  },
+  "source resume": {
+    synopsis: "source resume --tenant S",
+    options: TENANT_ONLY,
+    required: ["tenant"],
+    async run(values) {
+      const { resumeSource } = await import("../collector/sources.ts");
+      await emit(await resumeSource(await sourceTenant(values)));
+    },
+  },
+  "source remove": {
+    synopsis: "source remove --tenant S   (the source and its cursor; stored events stay)",
+    options: TENANT_ONLY,
+    required: ["tenant"],
+    async run(values) {
+      const { removeSource } = await import("../collector/sources.ts");
+      await emit(await removeSource(await sourceTenant(values)));
     },
   },
   "user create": {

@@ -1,7 +1,9 @@
 /**
  * `npm run worker`: a worker process for scale-out. Run any number, on any
- * machine that reaches the same PostgreSQL (and Redis). SIGTERM or Ctrl-C
- * stops claiming, finishes or gives back the batches in flight, and exits.
+ * machine that reaches the same PostgreSQL (and Redis). It applies events
+ * and collects sources (pull mode), each with at least one loop. SIGTERM or
+ * Ctrl-C stops collecting, stops claiming, finishes or gives back the
+ * batches in flight, and exits.
  */
 import { bootstrap, fail } from "./bootstrap.ts";
 
@@ -9,17 +11,22 @@ const say = (line: string) => process.stdout.write(`tidemark worker: ${line}\n`)
 const boot = await bootstrap({ announce: say }).catch((error: Error) => fail(error.message));
 
 const { Worker, workerOptionsFromEnv } = await import("../worker/worker.ts");
+const { Collector, collectorOptionsFromEnv } = await import("../collector/collector.ts");
 const { closeDatabase } = await import("../db.ts");
 
 const options = workerOptionsFromEnv();
 const worker = new Worker({ ...options, concurrency: Math.max(1, options.concurrency) });
+const collectorOptions = collectorOptionsFromEnv();
+const collector = new Collector({ ...collectorOptions, concurrency: Math.max(1, collectorOptions.concurrency) });
+collector.start();
 await worker.start();
-say(`processing with ${Math.max(1, options.concurrency)} loops (pid ${process.pid})`);
+say(`processing with ${Math.max(1, options.concurrency)} loops, collecting with ${Math.max(1, collectorOptions.concurrency)} (pid ${process.pid})`);
 
 let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
+  await collector.stop();
   await worker.stop();
   await closeDatabase();
   await boot.shutdown();

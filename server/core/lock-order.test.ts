@@ -26,8 +26,9 @@ describe("lock order guard", () => {
     expect(() => lockSteps(newTx()).enter("scheduler_state")).not.toThrow();
   });
 
-  it("lists items before item refs before rollups, as docs/design.md requires", () => {
+  it("lists sources before events, and items before item refs before rollups, as docs/design.md requires", () => {
     const at = (table: (typeof LOCK_ORDER)[number]) => LOCK_ORDER.indexOf(table);
+    expect(at("sources")).toBeLessThan(at("events"));
     expect(at("items")).toBeLessThan(at("item_refs"));
     expect(at("item_refs")).toBeLessThan(at("rollup_counts"));
     expect(at("rollup_counts")).toBeLessThan(at("rollup_latency"));

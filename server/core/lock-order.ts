@@ -12,7 +12,10 @@
 import type { Tx } from "../db.ts";
 
 // "claim_lock" is the advisory lock that makes claims take turns (server/worker/scheduler.ts).
-export const LOCK_ORDER = ["claim_lock", "scheduler_state", "events", "items", "item_refs", "rollup_counts", "rollup_latency"] as const;
+// "sources" comes before "events": a pulled page's transaction compares-and-sets the cursor
+// first, then inserts the page's events (server/collector/source-state.ts). No transaction
+// takes sources together with claim_lock or scheduler_state, so its place after them is free.
+export const LOCK_ORDER = ["claim_lock", "scheduler_state", "sources", "events", "items", "item_refs", "rollup_counts", "rollup_latency"] as const;
 export type LockedTable = (typeof LOCK_ORDER)[number];
 
 export class LockOrderViolation extends Error {

@@ -47,3 +47,16 @@ export function parseEvent(eventId: string, json: unknown): ValidEvent {
   if (!parsed.success) throw invalidEvent(zodDetails(parsed.error));
   return { eventId, body: parsed.data, payloadHash: sha256(canonicalJson(parsed.data)) };
 }
+
+/**
+ * Validates one element of a batch's (or a pulled page's) `events`: an
+ * envelope carrying its own `id`. Throws a 422 AppError naming the field; the
+ * id is returned when it was valid, so a caller can report which event failed.
+ */
+export function parseBatchEvent(raw: unknown): ValidEvent {
+  const rawId = typeof raw === "object" && raw !== null ? (raw as { id?: unknown }).id : undefined;
+  if (typeof rawId !== "string" || !ZEventId.safeParse(rawId).success) {
+    throw invalidEvent([{ path: "id", message: "must be 1–255 visible ASCII characters without spaces" }]);
+  }
+  return parseEvent(rawId, raw);
+}

@@ -26,8 +26,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** What admission needs of a tenant: its id and quotas (webhooks pass the cached tenant, the collector its source's). */
+export type AdmittedTenant = Pick<IngestTenant, "id" | "ratePerSecond" | "burst" | "dailyQuota">;
+
 /** Throws a 429 AppError (with a jittered Retry-After) when `tenant` may not add `cost` events now. */
-export async function admit(tenant: IngestTenant, cost: number, options: { store?: SharedStore; random?: Random } = {}): Promise<void> {
+export async function admit(tenant: AdmittedTenant, cost: number, options: { store?: SharedStore; random?: Random } = {}): Promise<void> {
   const store = options.store ?? defaultStore;
   let decision: TokenResult;
   try {

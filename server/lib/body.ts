@@ -14,7 +14,8 @@ export function requireJsonContentType(request: Request): void {
   }
 }
 
-export async function readBodyWithLimit(request: Request, limitBytes: number): Promise<Buffer> {
+/** Reads a request's body, or a fetched response's (the collector reads pages with it). */
+export async function readBodyWithLimit(request: Pick<Request, "headers" | "body">, limitBytes: number): Promise<Buffer> {
   const tooLarge = () => new AppError("payload_too_large", `body exceeds ${limitBytes} bytes`);
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limitBytes) throw tooLarge();

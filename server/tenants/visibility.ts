@@ -8,6 +8,7 @@
  * or when the previous one expires.
  */
 import type { SessionUser } from "../auth/session.ts";
+import { sourceSummaries, type SourceSummary } from "../collector/sources.ts";
 import { db } from "../db.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { getOverview, type TenantOverview } from "../stats/overview.ts";
@@ -41,9 +42,14 @@ export async function visibleTenantIds(user: Viewer): Promise<number[]> {
   return (await db.tenant.findMany({ where: visibleWhere(user), select: { id: true } })).map((tenant) => tenant.id);
 }
 
-/** Every tenant the user may see, by slug, with its overview figures (null where none could be read for it). */
-export async function listVisibleTenants(user: Viewer): Promise<(ListedTenant & { overview: TenantOverview | null })[]> {
+/**
+ * Every tenant the user may see, by slug, with its overview figures (null where none could be read for it)
+ * and its source's badge (null: no source, push only).
+ */
+export async function listVisibleTenants(user: Viewer): Promise<(ListedTenant & { overview: TenantOverview | null; source: SourceSummary | null })[]> {
   const tenants = await db.tenant.findMany({ where: visibleWhere(user), select: listedFields, orderBy: { slug: "asc" } });
-  const overview = await getOverview(tenants.map((tenant) => tenant.id));
-  return tenants.map((tenant) => ({ ...tenant, overview: overview.get(tenant.id) ?? null }));
+  const ids = tenants.map((tenant) => tenant.id);
+  const overview = await getOverview(ids);
+  const sources = await sourceSummaries(ids);
+  return tenants.map((tenant) => ({ ...tenant, overview: overview.get(tenant.id) ?? null, source: sources.get(tenant.id) ?? null }));
 }
