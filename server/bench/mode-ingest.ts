@@ -111,7 +111,7 @@ async function floors({ run, ctx, connections }: Ingest, floorRequest: FixedRequ
   const app = await ctx.startApp();
   const env = parseEnv(ctx.appEnv);
   run.context.push(
-    `app: next start (production build) pid ${app.pid}, WORKER_CONCURRENCY=${env.WORKER_CONCURRENCY}, DATABASE_POOL_SIZE=${env.DATABASE_POOL_SIZE}, ` +
+    `app: npm start's server (webhook fast path + Next.js, production build) pid ${app.pid}, WORKER_CONCURRENCY=${env.WORKER_CONCURRENCY}, DATABASE_POOL_SIZE=${env.DATABASE_POOL_SIZE}, ` +
       `health ${JSON.stringify(app.health)}`,
   );
   if (app.health.store !== "up") {

@@ -5,7 +5,9 @@
  * parseEvent turns untrusted JSON into a ValidEvent or throws a 422 naming the
  * first failing fields. A ValidEvent is normalised (unknown keys dropped, refs
  * de-duplicated) and carries the SHA-256 of its canonical JSON: two deliveries
- * with the same id are the same event iff these hashes are equal.
+ * with the same id are the same event iff these hashes are equal. That
+ * canonical JSON is also what is stored (jsonb keeps no key order or
+ * spacing, so storing it is storing the parsed body).
  */
 import { z } from "zod";
 import { AppError, type ErrorDetail } from "../errors.ts";
@@ -22,6 +24,8 @@ export interface ValidEvent {
   eventId: string;
   body: TEventBody;
   payloadHash: Buffer;
+  /** The body's canonical JSON, when parseEvent made it: stored as the payload as is, so the body is serialised once. */
+  payload?: string;
 }
 
 export function zodDetails(error: z.ZodError): ErrorDetail[] {
@@ -45,5 +49,6 @@ export function parseEvent(eventId: string, json: unknown): ValidEvent {
   }
   const parsed = ZEventBody.safeParse(json);
   if (!parsed.success) throw invalidEvent(zodDetails(parsed.error));
-  return { eventId, body: parsed.data, payloadHash: sha256(canonicalJson(parsed.data)) };
+  const payload = canonicalJson(parsed.data);
+  return { eventId, body: parsed.data, payloadHash: sha256(payload), payload };
 }
