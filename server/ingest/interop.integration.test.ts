@@ -2,10 +2,13 @@
  * Interoperability with the Standard Webhooks reference library
  * (`standardwebhooks` on npm), both ways: what the library signs, Tidemark
  * accepts; what Tidemark signs (server/ingest/signature.ts), the library
- * verifies. Plus the signature header's multi-entry form and secret rotation,
- * over real HTTP against the real route handlers.
+ * verifies. The same with the `svix` library, whose senders use svix-id,
+ * svix-timestamp and svix-signature (aliases of the webhook-* headers).
+ * Plus the signature header's multi-entry form and secret rotation, over
+ * real HTTP against both servers.
  */
 import { Webhook } from "standardwebhooks";
+import { Webhook as SvixWebhook } from "svix";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestTenant, itemEvent, newEventId, WEBHOOK_SERVERS } from "../../test/webhooks.ts";
 import type { TestServer } from "../../test/http.ts";
@@ -65,6 +68,52 @@ describe.each(WEBHOOK_SERVERS)("$name", ({ start }) => {
       expect(response.status).toBe(202);
       expect((await response.json()).results).toEqual(events.map((event) => ({ id: event.id, status: "accepted" })));
       expect(await storedIds(tenant.id)).toEqual(["evt-a", "evt-b", "evt-c"]);
+    });
+  });
+
+  describe("a sender using the svix library", () => {
+    const svixHeaders = (prefix: "svix" | "webhook", secret: string, id: string, timestamp: number, body: string) => ({
+      "content-type": "application/json",
+      [`${prefix}-id`]: id,
+      [`${prefix}-timestamp`]: String(timestamp),
+      [`${prefix}-signature`]: new SvixWebhook(secret).sign(id, new Date(timestamp * 1000), body),
+    });
+
+    it.each(["svix", "webhook"] as const)("a single event it signs, under the %s-* headers, is accepted and stored", async (prefix) => {
+      const tenant = await createTestTenant();
+      const id = newEventId();
+      const body = eventBody();
+      const response = await post(`/api/webhooks/${tenant.slug}`, svixHeaders(prefix, tenant.secret, id, nowSeconds(), body), body);
+      expect(response.status).toBe(202);
+      expect(await storedIds(tenant.id)).toEqual([id]);
+    });
+
+    it.each(["svix", "webhook"] as const)("a batch it signs, under the %s-* headers, is accepted and every event stored", async (prefix) => {
+      const tenant = await createTestTenant();
+      const events = ["a", "b"].map((item) => ({ id: `svix-${item}`, ...itemEvent("item.created", { id: item, version: 1 }) }));
+      const body = JSON.stringify({ events });
+      const response = await post(`/api/webhooks/${tenant.slug}/batch`, svixHeaders(prefix, tenant.secret, newEventId(), nowSeconds(), body), body);
+      expect(response.status).toBe(202);
+      expect(await storedIds(tenant.id)).toEqual(["svix-a", "svix-b"]);
+    });
+
+    it("svix-* headers signed with another secret are refused with 401, and nothing is stored", async () => {
+      const tenant = await createTestTenant();
+      const body = eventBody();
+      const response = await post(`/api/webhooks/${tenant.slug}`, svixHeaders("svix", generateSecret(), newEventId(), nowSeconds(), body), body);
+      expect(response.status).toBe(401);
+      expect((await response.json()).error.code).toBe("invalid_signature");
+      expect(await storedIds(tenant.id)).toEqual([]);
+    });
+
+    it("what Tidemark signs, svix's verifier accepts under the svix-* headers", () => {
+      const secret = generateSecret();
+      const id = newEventId();
+      const timestamp = nowSeconds();
+      const body = eventBody();
+      const headers = { "svix-id": id, "svix-timestamp": String(timestamp), "svix-signature": sign(secret, id, timestamp, body) };
+      expect(() => new SvixWebhook(secret).verify(body, headers)).not.toThrow();
+      expect(() => new SvixWebhook(generateSecret()).verify(body, headers)).toThrow();
     });
   });
 
