@@ -54,14 +54,18 @@ export function webhookRoute(method: string | undefined, url: string | undefined
   }
 }
 
-function adapt(request: http.IncomingMessage): WebhookRequest {
-  return {
-    header: (name) => {
-      const value = request.headers[name];
-      return Array.isArray(value) ? value.join(", ") : value;
-    },
-    readBody: (limitBytes) => readIncomingWithLimit(request, limitBytes),
-  };
+/** node:http's request as a WebhookRequest; a class, so no closures are made per request. */
+class IncomingWebhook implements WebhookRequest {
+  constructor(private readonly request: http.IncomingMessage) {}
+
+  header(name: string): string | undefined {
+    const value = this.request.headers[name];
+    return Array.isArray(value) ? value.join(", ") : value;
+  }
+
+  readBody(limitBytes: number): Promise<Buffer> {
+    return readIncomingWithLimit(this.request, limitBytes);
+  }
 }
 
 function send(request: http.IncomingMessage, response: http.ServerResponse, reply: HttpReply): void {
@@ -74,7 +78,7 @@ function send(request: http.IncomingMessage, response: http.ServerResponse, repl
 async function answer(request: http.IncomingMessage, response: http.ServerResponse, route: Route): Promise<void> {
   let reply: HttpReply;
   try {
-    reply = await (route.batch ? handleBatchWebhook : handleWebhook)(adapt(request), route.slug);
+    reply = await (route.batch ? handleBatchWebhook : handleWebhook)(new IncomingWebhook(request), route.slug);
   } catch (error) {
     reply = errorReply(error);
   }
