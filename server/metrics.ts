@@ -38,6 +38,31 @@ function createMetrics() {
       labelNames: ["sqlstate"] as const,
       registers: [registry],
     }),
+    cacheRequests: new Counter({
+      name: "tidemark_cache_requests_total",
+      help: "Shared-cache reads by cache and result: hit, miss (loaded), stale (an expired value served while another loads), bypass (cache store unavailable).",
+      labelNames: ["cache", "result"] as const,
+      registers: [registry],
+    }),
+    cacheLoads: new Counter({
+      name: "tidemark_cache_loads_total",
+      help: "Loads from the source behind a shared cache, by cache: what a stampede would multiply.",
+      labelNames: ["cache"] as const,
+      registers: [registry],
+    }),
+    cacheLoadSeconds: new Histogram({
+      name: "tidemark_cache_load_seconds",
+      help: "Time one load from the source behind a shared cache took.",
+      labelNames: ["cache"] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    cacheInvalidationFailures: new Counter({
+      name: "tidemark_cache_invalidation_failures_total",
+      help: "Invalidations that could not reach the cache store (the entry then lives out its TTL).",
+      labelNames: ["cache"] as const,
+      registers: [registry],
+    }),
     batchSeconds: new Histogram({
       name: "tidemark_worker_batch_seconds",
       help: "Time to apply one claimed batch, commit included.",

@@ -10,6 +10,7 @@
  * (no unbounded offline queue), so callers can fail open.
  */
 import { Redis } from "ioredis";
+import { type CacheBackend, MemoryCacheBackend, RedisCacheBackend } from "./cache/backend.ts";
 import { env, isBuildPhase } from "./env.ts";
 import { MS_PER_DAY } from "./keys.ts";
 import { log, throttledLogger } from "./log.ts";
@@ -30,6 +31,8 @@ export type TokenResult = { allowed: true } | { allowed: false; reason: "rate" |
 
 export interface SharedStore {
   readonly kind: "redis" | "memory";
+  /** The shared cache's entries, generations and locks (server/cache), on the same client. */
+  readonly cache: CacheBackend;
   /**
    * Takes `cost` tokens if the bucket holds min(cost, burst) of them and the
    * daily quota has room; a request larger than the burst may overdraw the
@@ -86,6 +89,7 @@ type RedisWithScripts = Redis & {
 
 export class RedisStore implements SharedStore {
   readonly kind = "redis" as const;
+  readonly cache: CacheBackend;
   private readonly client: RedisWithScripts;
 
   constructor(url: string) {
@@ -103,6 +107,7 @@ export class RedisStore implements SharedStore {
     client.on("error", (error: Error) => storeErrorLog("redis-error", () => log.warn({ module: "redis", err: error.message }, "redis error")));
     client.defineCommand("takeTokens", { numberOfKeys: 2, lua: TAKE_TOKENS_LUA });
     this.client = client as RedisWithScripts;
+    this.cache = new RedisCacheBackend(client);
   }
 
   async takeTokens(request: TokenRequest): Promise<TokenResult> {
@@ -140,11 +145,14 @@ export class RedisStore implements SharedStore {
 /** The single-process stand-in. `now` is injectable so tests can move time. */
 export class MemoryStore implements SharedStore {
   readonly kind = "memory" as const;
+  readonly cache: MemoryCacheBackend;
   private readonly buckets = new Map<string, { tokens: number; ts: number }>();
   private readonly quotas = new Map<string, number>();
   private quotaKeySuffix = "";
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    this.cache = new MemoryCacheBackend(now);
+  }
 
   async takeTokens(request: TokenRequest): Promise<TokenResult> {
     const now = this.now();
@@ -184,6 +192,7 @@ export class MemoryStore implements SharedStore {
   async clearNamespace(): Promise<void> {
     this.buckets.clear();
     this.quotas.clear();
+    this.cache.clear();
   }
 
   async close(): Promise<void> {

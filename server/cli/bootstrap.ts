@@ -32,9 +32,9 @@ export class BootstrapError extends Error {
   }
 }
 
-/** For entry points that report in plain text: the message on stderr, exit 1. */
+/** For entry points that report in plain text: the message on stderr as one line, exit 1. */
 export function fail(message: string): never {
-  process.stderr.write(`tidemark: ${message}\n`);
+  process.stderr.write(`tidemark: ${message.replace(/\s*\n\s*/g, " ").trim()}\n`);
   process.exit(1);
 }
 
@@ -48,8 +48,8 @@ export async function bootstrap(options: { announce: (line: string) => void; mig
 
   let embedded: EmbeddedDatabase | null = null;
   if (!process.env.DATABASE_URL) {
-    embedded = await useEmbeddedPostgres(options.announce).catch((error: Error) => {
-      throw new BootstrapError(error.message, "unavailable");
+    embedded = await useEmbeddedPostgres(options.announce).catch((error: unknown) => {
+      throw new BootstrapError(error instanceof Error ? error.message : String(error), "unavailable");
     });
     process.env.DATABASE_URL = embedded.url;
   }
