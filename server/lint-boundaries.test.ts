@@ -28,6 +28,7 @@ describe("import boundaries", () => {
     ["server/core/probe.ts", 'import { appRouter } from "../api/root.ts";\nexport const x = appRouter;\n'],
     ["server/ingest/probe.ts", 'import { replayDead } from "../worker/dead-letters.ts";\nexport const x = replayDead;\n'],
     ["server/stats/probe.ts", 'import { handleWebhook } from "../ingest/webhook.ts";\nexport const x = handleWebhook;\n'],
+    ["server/http/probe.ts", 'import { replayDead } from "../worker/dead-letters.ts";\nexport const x = replayDead;\n'],
     ["components/probe.ts", 'import { db } from "@/server/db.ts";\nexport const x = db;\n'],
   ])("%s may not import this: %s", async (file, source) => {
     expect(await boundaryErrors(file, source)).toHaveLength(1);
@@ -36,6 +37,7 @@ describe("import boundaries", () => {
   it.each([
     ["server/worker/probe.ts", 'import { applyBatch } from "../core/apply.ts";\nexport const x = applyBatch;\n'],
     ["server/ingest/probe.ts", 'import { ZEventBody } from "../core/event.ts";\nexport const x = ZEventBody;\n'],
+    ["server/http/probe.ts", 'import { handleWebhook } from "../ingest/webhook.ts";\nexport const x = handleWebhook;\n'],
     ["components/probe.ts", 'import type { AppRouter } from "@/server/api/root.ts";\nexport type X = AppRouter;\n'],
     ["components/probe.ts", 'import { ZQuotas } from "@/server/schemas/tenant.ts";\nexport const x = ZQuotas;\n'],
   ])("%s may import this: %s", async (file, source) => {
