@@ -37,6 +37,11 @@ const BOUNDARIES = [
     message: "the figures are written and read by callers; they import nothing from them",
   },
   {
+    target: "./server/http",
+    from: ["./server/worker", "./server/api", "./server/stats", "./server/cli"],
+    message: "the HTTP edge adapts requests to the webhook handlers; it does not reach into the workers, the API, the figures or the CLI",
+  },
+  {
     target: "./server/schemas",
     from: ["./server", "./components", "./app"],
     except: ["./schemas"],

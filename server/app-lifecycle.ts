@@ -2,10 +2,19 @@
  * The app process's lifecycle (`npm start`), begun once by instrumentation.ts:
  * start what runs beside the web server (the in-app worker, unless
  * WORKER_CONCURRENCY is 0, and the pull collector, unless
- * COLLECTOR_CONCURRENCY is 0) and, on SIGINT or SIGTERM, stop them (in-flight
- * batches finish or are given back, fetches are aborted and sources given
- * back), flush the counters kept in memory, then exit. `npm start` sets
- * NEXT_MANUAL_SIG_HANDLE so that Next.js leaves these signals to this module.
+ * COLLECTOR_CONCURRENCY is 0) and, on SIGINT or SIGTERM, drain in order:
+ * 1. the registered drains (the production server stops taking connections
+ *    and finishes the requests it has: no acknowledged request is cut off,
+ *    and every open group commit completes);
+ * 2. the collector (fetches are aborted, sources given back): no new events;
+ * 3. the worker (in-flight batches finish or are given back);
+ * 4. the counters kept in memory are flushed;
+ * then exit. `npm start` sets NEXT_MANUAL_SIG_HANDLE so that Next.js leaves
+ * these signals to this module.
+ *
+ * The state lives on globalThis: Next.js's bundle (instrumentation.ts) and
+ * the production server (server/cli/serve.ts) load this module separately,
+ * and must share one worker and one list of drains.
  *
  * A worker that cannot start does not stop the web app: ingestion needs no
  * worker, and the events wait for one.
@@ -18,7 +27,24 @@ import { Worker, workerOptionsFromEnv } from "./worker/worker.ts";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
-const globalForApp = globalThis as unknown as { tidemarkApp?: Promise<Worker | null> };
+interface AppState {
+  started?: Promise<Worker | null>;
+  drains: { label: string; drain: () => Promise<void> }[];
+}
+
+const globalForApp = globalThis as unknown as { tidemarkAppState?: AppState };
+const state: AppState = (globalForApp.tidemarkAppState ??= { drains: [] });
+
+/** Runs `drain` first when the process is told to stop (before the worker stops). */
+export function drainOnShutdown(label: string, drain: () => Promise<void>): void {
+  state.drains.push({ label, drain });
+}
+
+async function runDrains(): Promise<void> {
+  for (const { label, drain } of state.drains) {
+    await drain().catch((error: Error) => log.error({ module: "app", err: error.message, drain: label }, "a drain failed; stopping anyway"));
+  }
+}
 
 async function start(): Promise<Worker | null> {
   const worker = env.WORKER_CONCURRENCY > 0 ? new Worker(workerOptionsFromEnv()) : null;
@@ -28,8 +54,9 @@ async function start(): Promise<Worker | null> {
     if (stopping) return;
     stopping = true;
     log.info({ module: "app", signal }, "shutting down");
-    // The collector first: it stops adding events, then the worker finishes what it holds.
-    void (collector ? collector.stop(SHUTDOWN_GRACE_MS) : Promise.resolve())
+    void runDrains()
+      // Then the collector: it stops adding events, and the worker finishes what it holds.
+      .then(() => (collector ? collector.stop(SHUTDOWN_GRACE_MS) : undefined))
       .then(() => (worker ? worker.stop(SHUTDOWN_GRACE_MS) : undefined))
       .then(() => flushWebhookAnswers())
       .catch((error: Error) => log.error({ module: "app", err: error.message }, "did not stop cleanly"))
@@ -44,8 +71,13 @@ async function start(): Promise<Worker | null> {
 
 /** Starts the app's background parts once per process; later calls get the same promise. */
 export function startApp(): Promise<Worker | null> {
-  return (globalForApp.tidemarkApp ??= start().catch((error: Error) => {
+  return (state.started ??= start().catch((error: Error) => {
     log.error({ module: "app", err: error.message }, "the in-app worker could not start; events will wait for a worker");
     return null;
   }));
+}
+
+/** True once startApp has been called in this process (by instrumentation.ts, normally). */
+export function appStarted(): boolean {
+  return state.started !== undefined;
 }

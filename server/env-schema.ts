@@ -56,6 +56,13 @@ const schema = z
     WEBHOOK_MAX_BODY_BYTES: integer(1024, 64 * 1024 * 1024, 256 * 1024),
     /** Largest accepted body of a batch webhook, in bytes. */
     WEBHOOK_MAX_BATCH_BYTES: integer(1024, 256 * 1024 * 1024, 4 * 1024 * 1024),
+    /**
+     * How long a single-event webhook waits for others to share its commit (server/ingest/group-commit.ts);
+     * 0: only those that arrive in the same turn of the event loop.
+     */
+    WEBHOOK_GROUP_COMMIT_MS: integer(0, 100, 1),
+    /** Most events in one group commit; 1 stores every single-event webhook on its own. */
+    WEBHOOK_GROUP_MAX_EVENTS: integer(1, 1_000, 200),
     /** How long a tenant lookup is cached in-process (jittered by up to 20%). */
     TENANT_CACHE_TTL_MS: integer(0, 600_000, 5_000),
 

@@ -31,6 +31,7 @@ describe("import boundaries", () => {
     ["server/collector/probe.ts", 'import { claimNext } from "../worker/scheduler.ts";\nexport const x = claimNext;\n'],
     ["server/ingest/probe.ts", 'import { Collector } from "../collector/collector.ts";\nexport const x = Collector;\n'],
     ["server/sim/probe.ts", 'import { setSource } from "../collector/sources.ts";\nexport const x = setSource;\n'],
+    ["server/http/probe.ts", 'import { replayDead } from "../worker/dead-letters.ts";\nexport const x = replayDead;\n'],
     ["components/probe.ts", 'import { db } from "@/server/db.ts";\nexport const x = db;\n'],
   ])("%s may not import this: %s", async (file, source) => {
     expect(await boundaryErrors(file, source)).toHaveLength(1);
@@ -39,6 +40,7 @@ describe("import boundaries", () => {
   it.each([
     ["server/worker/probe.ts", 'import { applyBatch } from "../core/apply.ts";\nexport const x = applyBatch;\n'],
     ["server/ingest/probe.ts", 'import { ZEventBody } from "../core/event.ts";\nexport const x = ZEventBody;\n'],
+    ["server/http/probe.ts", 'import { handleWebhook } from "../ingest/webhook.ts";\nexport const x = handleWebhook;\n'],
     ["components/probe.ts", 'import type { AppRouter } from "@/server/api/root.ts";\nexport type X = AppRouter;\n'],
     ["components/probe.ts", 'import { ZQuotas } from "@/server/schemas/tenant.ts";\nexport const x = ZQuotas;\n'],
     ["server/collector/probe.ts", 'import { storeEvents } from "../ingest/store-events.ts";\nexport const x = storeEvents;\n'],

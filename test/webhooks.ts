@@ -1,14 +1,19 @@
 /**
- * Helpers for webhook tests: tenants with unique slugs, and requests signed
- * with the official `standardwebhooks` library (the sender's side is outside
- * Tidemark, so tests sign the way real senders do).
+ * Helpers for webhook tests: tenants with unique slugs, requests signed with
+ * the official `standardwebhooks` library (the sender's side is outside
+ * Tidemark, so tests sign the way real senders do), and the two servers that
+ * answer webhooks: the Next.js route handlers (what `next dev` and a host
+ * running Next.js alone use) and the production server's fast path. Contract
+ * tests run against both (WEBHOOK_SERVERS), so the two cannot drift apart.
  */
 import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { POST as postBatch } from "../app/api/webhooks/[tenant]/batch/route.ts";
 import { POST as postSingle } from "../app/api/webhooks/[tenant]/route.ts";
 import type { TCreateTenantInput } from "../server/schemas/tenant.ts";
 import { createTenant } from "../server/tenants/service.ts";
+import { createWebhookServer } from "../server/http/fast-path.ts";
 import { route, serve, type TestServer } from "./http.ts";
 
 export function uniqueSlug(prefix = "t"): string {
@@ -20,9 +25,38 @@ export async function createTestTenant(overrides: Partial<TCreateTenantInput> = 
   return { ...tenant, secret };
 }
 
+/** The webhook route handlers as Next.js calls them (web Request in, Response out). */
 export function serveWebhooks(): Promise<TestServer> {
   return serve([route("POST", "/api/webhooks/[tenant]", postSingle as never), route("POST", "/api/webhooks/[tenant]/batch", postBatch as never)]);
 }
+
+/** The production server's webhook fast path (server/http/fast-path.ts); anything else is a bare 404, where Next.js would answer. */
+export async function serveFastPath(): Promise<TestServer> {
+  const server = createWebhookServer((_request, response) => {
+    response.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+export interface WebhookServerKind {
+  name: string;
+  start(): Promise<TestServer>;
+}
+
+/** Both servers that answer webhooks; contract tests run against each (describe.each). */
+export const WEBHOOK_SERVERS: readonly WebhookServerKind[] = [
+  { name: "Next.js route handlers", start: serveWebhooks },
+  { name: "production fast path", start: serveFastPath },
+];
 
 export function newEventId(): string {
   return `msg_${randomBytes(9).toString("hex")}`;

@@ -1,19 +1,20 @@
 /**
  * The real production app for the bench: the build `npm start` uses (see
- * ./build.ts), served by `next start` in a child process on a free port of
- * 127.0.0.1, ready once /api/health answers 200.
+ * ./build.ts), served by `npm start`'s own server (server/cli/serve.ts: the
+ * webhook fast path in front of Next.js) in a child process on a free port
+ * of 127.0.0.1, ready once /api/health answers 200.
  *
  * The child's output goes to stderr prefixed "[app] ", so warnings are seen
  * but never mix with the tables on stdout; its last lines are quoted if it
- * fails to start. stop() sends SIGTERM (Next.js exits on it, which also lets
- * --cpu-prof write its profile) and SIGKILL after a grace period.
+ * fails to start. stop() sends SIGTERM (the server drains and exits on it, which also
+ * lets --cpu-prof write its profile) and SIGKILL after a grace period.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { ensureBuild } from "./build.ts";
 import { forwardOutput, killOnExit } from "./children.ts";
-import { NEXT_BIN, PROJECT_ROOT } from "../setup/paths.ts";
+import { PROJECT_ROOT, SERVE_SCRIPT } from "../setup/paths.ts";
 
 const READY_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 10_000;
@@ -70,9 +71,10 @@ async function waitForHealth(url: string, child: ChildProcess, output: string[])
 export async function startApp(options: AppOptions): Promise<AppServer> {
   await ensureBuild(options.env, options.announce);
   const port = await freePort();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), NEXT_BIN, "start", "--port", String(port), "--hostname", "127.0.0.1"], {
+  const args = [...(options.nodeArgs ?? []), "--import", "tsx", SERVE_SCRIPT, "--port", String(port), "--hostname", "127.0.0.1"];
+  const child = spawn(process.execPath, args, {
     cwd: PROJECT_ROOT,
-    // A NODE_ENV inherited from a developer's shell would make `next start` run React and Next.js in another mode.
+    // A NODE_ENV inherited from a developer's shell would make Next.js run React in another mode.
     env: { ...options.env, NODE_ENV: "production" },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -55,7 +55,7 @@ export interface BenchContext {
   readonly appEnv: Readonly<NodeJS.ProcessEnv>;
   /** Progress, on stderr. */
   announce(line: string): void;
-  /** The production app (`next start`), with env overrides; stopped when the mode ends. */
+  /** The production app (`npm start`'s server, server/cli/serve.ts), with env overrides; stopped when the mode ends. */
   startApp(overrides?: Record<string, string>): Promise<AppServer>;
   /** A raw node:http no-op server in a child process; stopped when the mode ends. */
   startHttpFloor(): Promise<HttpFloorServer>;

@@ -4,7 +4,9 @@
  *
  *   a) raw node:http no-op            — the HTTP floor
  *   b) Next.js POST /api/noop         — the framework floor (same production app)
- *   c) signed single-event webhook    — events/s, each request a fresh signed event
+ *   c) signed single-event webhook    — events/s, each request a fresh signed event, answered by
+ *                                        the production server's fast path (group commit); the app's
+ *                                        RSS is sampled every second and reported with it
  *   d) batch webhook, 500 per request — events/s
  *   e) raw pg multi-row INSERT        — rows/s, the same rows into the same table: d's floor
  *   f) raw pg single-row INSERT       — rows/s, committed one by one: c's database floor
@@ -18,6 +20,7 @@
  * the runs, the rows of each tenant are compared with the answers it got, and
  * anything else fails the mode instead of printing a figure made of errors.
  */
+import { readFileSync } from "node:fs";
 import { pool } from "../db.ts";
 import { parseEnv } from "../env-schema.ts";
 import { generateSecret } from "../ingest/signature.ts";
@@ -38,6 +41,10 @@ const BATCH_SIZE = 500;
 const ROW_TEMPLATES = 10_000;
 /** Requests signed ahead of a run: the rate of the run's own floor, times the run's length, times this. */
 const PRESIGN_HEADROOM = 1.5;
+/** c) is sized for this share of the node:http floor's rate (the fast path's target is 0.2 of it); beyond, it signs live and says so. */
+const SINGLE_SHARE_OF_HTTP_FLOOR = 0.5;
+const MAX_PRESIGNED_SINGLE = 400_000;
+const RSS_SAMPLE_MS = 1_000;
 const MAX_PRESIGNED_BATCH_BYTES = 256 * 1024 * 1024;
 
 const ratios = (m: readonly Measurement[]) => [
@@ -106,12 +113,51 @@ function signedLiveNote(source: SignedRequestSource): string[] {
     : [];
 }
 
+/** Resident set size of `pid` in MB, or null where /proc is not there. */
+function rssMegabytes(pid: number): number | null {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Samples the app's RSS every second while a run goes; stop() gives the samples (MB). */
+function sampleRss(pid: number): { stop(): number[] } {
+  const samples: number[] = [];
+  const take = () => {
+    const mb = rssMegabytes(pid);
+    if (mb !== null) samples.push(mb);
+  };
+  take();
+  const timer = setInterval(take, RSS_SAMPLE_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+      return samples;
+    },
+  };
+}
+
+function rssNote(samples: number[]): string[] {
+  if (samples.length === 0) return [];
+  const mb = (value: number) => `${value.toFixed(0)} MB`;
+  const tenth = Math.max(1, Math.floor(samples.length / 10));
+  const average = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+  return [
+    `app RSS over the run (warm-up included, every ${RSS_SAMPLE_MS / 1000} s): start ${mb(samples[0] as number)}, max ${mb(Math.max(...samples))}, ` +
+      `end ${mb(samples[samples.length - 1] as number)}; mean of the first tenth ${mb(average(samples.slice(0, tenth)))}, of the last ${mb(average(samples.slice(-tenth)))}`,
+  ];
+}
+
 /** a) and b). The app is started first, so that a build that fails does so before anything is measured; it idles during a). */
-async function floors({ run, ctx, connections }: Ingest, floorRequest: FixedRequest): Promise<{ app: AppServer; noopRate: number }> {
+async function floors({ run, ctx, connections }: Ingest, floorRequest: FixedRequest): Promise<{ app: AppServer; noopRate: number; httpFloorRate: number }> {
   const app = await ctx.startApp();
   const env = parseEnv(ctx.appEnv);
   run.context.push(
-    `app: next start (production build) pid ${app.pid}, WORKER_CONCURRENCY=${env.WORKER_CONCURRENCY}, DATABASE_POOL_SIZE=${env.DATABASE_POOL_SIZE}, ` +
+    `app: npm start's server (webhook fast path + Next.js, production build) pid ${app.pid}, WORKER_CONCURRENCY=${env.WORKER_CONCURRENCY}, DATABASE_POOL_SIZE=${env.DATABASE_POOL_SIZE}, ` +
       `health ${JSON.stringify(app.health)}`,
   );
   if (app.health.store !== "up") {
@@ -132,16 +178,18 @@ async function floors({ run, ctx, connections }: Ingest, floorRequest: FixedRequ
   const b = await run.http("b) Next.js /api/noop", { url: `${app.url}/api/noop`, connections, request: floorRequest, meter: appMeter(ctx, app) });
   run.measureHttp("next-noop", "b) Next.js POST /api/noop (framework floor)", "req/s", b, connections);
   run.expectOnly("b) Next.js /api/noop", b, 200);
-  return { app, noopRate: b.rate };
+  return { app, noopRate: b.rate, httpFloorRate: a.rate };
 }
 
 /** c), then the stored rows compared with the 202s, id by id. */
-async function singleWebhook({ run, ctx, connections }: Ingest, app: AppServer, noopRate: number): Promise<void> {
+async function singleWebhook({ run, ctx, connections }: Ingest, app: AppServer, expectedRate: number): Promise<void> {
   const tenant = await ctx.createTenant("bench-webhook");
   const source = new SignedRequestSource(tenant.secret, (seq) => singleEventPayload("wh", seq));
   const { durationSeconds, warmupSeconds } = ctx.options;
-  // The webhook is not faster than the no-op route of the same app: its rate bounds what the run can use.
-  source.precompute(Math.ceil(noopRate * (durationSeconds + warmupSeconds) * PRESIGN_HEADROOM) + 4 * connections);
+  const wanted = Math.min(MAX_PRESIGNED_SINGLE, Math.ceil(expectedRate * (durationSeconds + warmupSeconds) * PRESIGN_HEADROOM) + 4 * connections);
+  ctx.announce(`c) webhook: signing ${n(wanted)} requests ahead of the run`);
+  source.precompute(wanted);
+  const rss = sampleRss(app.pid);
 
   const accepted: string[] = [];
   const c = await run.http("c) webhook", {
@@ -153,7 +201,11 @@ async function singleWebhook({ run, ctx, connections }: Ingest, app: AppServer, 
       if (status === 202) accepted.push(id);
     },
   });
-  run.measureHttp("webhook-single", "c) signed webhook, 1 event per request", "events/s", c, connections, 1, signedLiveNote(source));
+  const rssSamples = rss.stop();
+  run.measureHttp("webhook-single", "c) signed webhook, 1 event per request", "events/s", c, connections, 1, [
+    ...signedLiveNote(source),
+    ...rssNote(rssSamples),
+  ]);
   run.expectOnly("c) webhook", c, 202);
 
   const stored = await storedEventIds(tenant.id);
@@ -264,8 +316,8 @@ export const ingest: BenchMode = {
     const sample = signRequest(generateSecret(), singleEventPayload("floor", 0));
     const floorRequest: FixedRequest = { method: "POST", headers: sample.headers, body: sample.body };
 
-    const { app, noopRate } = await floors(it, floorRequest);
-    await singleWebhook(it, app, noopRate);
+    const { app, noopRate, httpFloorRate } = await floors(it, floorRequest);
+    await singleWebhook(it, app, Math.max(noopRate, httpFloorRate * SINGLE_SHARE_OF_HTTP_FLOOR));
     const rawRowsPerSecond = await rawInserts(it);
     await batchWebhook(it, app, rawRowsPerSecond);
     return it.run.report();

@@ -3,18 +3,21 @@
  *
  * Validates configuration, uses the embedded PostgreSQL when DATABASE_URL is
  * unset, migrates, seeds a first admin and a demo tenant (printing their
- * credentials once), builds if the sources changed, then serves the app with
- * `next start` (whose instrumentation hook starts the workers). Ctrl-C or
- * SIGTERM stops the app first (it releases its claimed batches), then the
- * embedded PostgreSQL if this process started it.
+ * credentials once), builds if the sources changed, then serves the app in a
+ * child process: server/cli/serve.ts, one node:http server that answers the
+ * webhooks on its fast path and hands every other request to Next.js (whose
+ * instrumentation hook starts the workers). Ctrl-C or SIGTERM stops the app
+ * first (it finishes its requests and releases its claimed batches), then
+ * the embedded PostgreSQL if this process started it.
  *
- * `npm run dev` does the same with `next dev` and no build.
+ * `npm run dev` does the same with `next dev` and no build (the webhooks are
+ * then served by their Next.js route handlers).
  */
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { bootstrap, fail, redact } from "./bootstrap.ts";
 import { buildIfNeeded, NEXT_BIN } from "../setup/build.ts";
-import { PROJECT_ROOT } from "../setup/paths.ts";
+import { PROJECT_ROOT, SERVE_SCRIPT } from "../setup/paths.ts";
 
 const STOP_GRACE_MS = 20_000;
 
@@ -60,9 +63,10 @@ if (!flags.dev) {
   }
 }
 
-const app = spawn(process.execPath, [NEXT_BIN, flags.dev ? "dev" : "start", "--port", String(env.PORT)], {
+const command = flags.dev ? [NEXT_BIN, "dev", "--port", String(env.PORT)] : ["--import", "tsx", SERVE_SCRIPT, "--port", String(env.PORT)];
+const app = spawn(process.execPath, command, {
   cwd: PROJECT_ROOT,
-  env: process.env,
+  env: flags.dev ? process.env : { ...process.env, NODE_ENV: "production" },
   stdio: "inherit",
 });
 say(`serving on http://localhost:${env.PORT}`);

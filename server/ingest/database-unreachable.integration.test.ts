@@ -20,14 +20,10 @@ async function closedPort(): Promise<number> {
 }
 
 process.env.DATABASE_URL = `postgresql://postgres@127.0.0.1:${await closedPort()}/unreachable`;
-const { newEventId, itemEvent, serveWebhooks, signedHeaders } = await import("../../test/webhooks.ts");
+const { newEventId, itemEvent, WEBHOOK_SERVERS, signedHeaders } = await import("../../test/webhooks.ts");
 const { generateSecret } = await import("./signature.ts");
 
 let server: TestServer;
-beforeAll(async () => {
-  server = await serveWebhooks();
-});
-afterAll(async () => server.close());
 
 const body = JSON.stringify(itemEvent("item.created", { id: "item-1", version: 1 }));
 
@@ -40,27 +36,34 @@ async function expectUnavailable(response: Response): Promise<void> {
   expect(JSON.stringify(json)).not.toMatch(/ECONNREFUSED|at .*\.ts:\d+/);
 }
 
-describe("database unreachable", () => {
-  it("a single event gets 503 with Retry-After and the JSON error body, within the connect timeout", async () => {
-    const started = performance.now();
-    const id = newEventId();
-    const response = await fetch(`${server.url}/api/webhooks/some-tenant`, {
-      method: "POST",
-      headers: signedHeaders(generateSecret(), id, Math.floor(Date.now() / 1000), body),
-      body,
-    });
-    await expectUnavailable(response);
-    // A refused connection fails at once; the pool's connect timeout (5 s) bounds every other case.
-    expect(performance.now() - started).toBeLessThan(6_000);
+describe.each(WEBHOOK_SERVERS)("$name", ({ start }) => {
+  beforeAll(async () => {
+    server = await start();
   });
+  afterAll(async () => server.close());
 
-  it("a batch gets 503 with Retry-After and the JSON error body", async () => {
-    const batch = JSON.stringify({ events: [{ id: newEventId(), ...itemEvent("item.created", { id: "item-1", version: 1 }) }] });
-    const response = await fetch(`${server.url}/api/webhooks/some-tenant/batch`, {
-      method: "POST",
-      headers: signedHeaders(generateSecret(), newEventId(), Math.floor(Date.now() / 1000), batch),
-      body: batch,
+  describe("database unreachable", () => {
+    it("a single event gets 503 with Retry-After and the JSON error body, within the connect timeout", async () => {
+      const started = performance.now();
+      const id = newEventId();
+      const response = await fetch(`${server.url}/api/webhooks/some-tenant`, {
+        method: "POST",
+        headers: signedHeaders(generateSecret(), id, Math.floor(Date.now() / 1000), body),
+        body,
+      });
+      await expectUnavailable(response);
+      // A refused connection fails at once; the pool's connect timeout (5 s) bounds every other case.
+      expect(performance.now() - started).toBeLessThan(6_000);
     });
-    await expectUnavailable(response);
+
+    it("a batch gets 503 with Retry-After and the JSON error body", async () => {
+      const batch = JSON.stringify({ events: [{ id: newEventId(), ...itemEvent("item.created", { id: "item-1", version: 1 }) }] });
+      const response = await fetch(`${server.url}/api/webhooks/some-tenant/batch`, {
+        method: "POST",
+        headers: signedHeaders(generateSecret(), newEventId(), Math.floor(Date.now() / 1000), batch),
+        body: batch,
+      });
+      await expectUnavailable(response);
+    });
   });
 });

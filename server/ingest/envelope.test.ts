@@ -6,7 +6,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.ts";
-import { parseEvent, type ValidEvent } from "./envelope.ts";
+import fc from "fast-check";
+import { canonicalJson } from "../lib/canonical-json.ts";
+import { canonicalEventJson, parseEvent, type ValidEvent } from "./envelope.ts";
 
 const TIMESTAMP = "2026-11-27T10:00:00Z";
 
@@ -162,5 +164,41 @@ describe("bounds", () => {
     ["null", null],
   ])("a body that is %s is refused as a whole", (_, json) => {
     expect(paths("msg_1", json)).toEqual(["(body)"]);
+  });
+});
+
+describe("canonicalEventJson", () => {
+  const id = fc.string({ minLength: 1, maxLength: 12 });
+  const text = fc.option(fc.string({ maxLength: 20 }), { nil: null });
+  const item = fc.record(
+    {
+      id,
+      version: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+      name: text,
+      category: text,
+      value: fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }), { nil: null }),
+      refs: fc.array(id, { maxLength: 4 }),
+    },
+    { requiredKeys: ["id", "version"] },
+  );
+  const body = fc.record({
+    type: fc.constantFrom("item.created", "item.updated", "item.deleted"),
+    timestamp: fc.constantFrom("2026-11-27T10:00:00Z", "2026-11-27T10:00:00.123+02:00"),
+    data: item,
+  });
+
+  it("equals canonicalJson for any body, keys present, absent or null (2,000 cases)", () => {
+    fc.assert(
+      fc.property(body, (value) => {
+        expect(canonicalEventJson(value as never)).toBe(canonicalJson(value));
+      }),
+      { numRuns: 2_000, seed: 20261202 },
+    );
+  });
+
+  it("is what parseEvent stores and hashes", () => {
+    const event = parseEvent("msg_1", { type: "item.updated", timestamp: "2026-11-27T10:00:00Z", data: { version: 2, id: "a", refs: ["b", "b"], extra: 1 } });
+    expect(event.payload).toBe(canonicalJson(event.body));
+    expect(event.payload).toBe('{"data":{"id":"a","refs":["b"],"version":2},"timestamp":"2026-11-27T10:00:00Z","type":"item.updated"}');
   });
 });

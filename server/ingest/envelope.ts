@@ -5,11 +5,13 @@
  * parseEvent turns untrusted JSON into a ValidEvent or throws a 422 naming the
  * first failing fields. A ValidEvent is normalised (unknown keys dropped, refs
  * de-duplicated) and carries the SHA-256 of its canonical JSON: two deliveries
- * with the same id are the same event iff these hashes are equal.
+ * with the same id are the same event iff these hashes are equal. That
+ * canonical JSON is also what is stored (jsonb keeps no key order or
+ * spacing, so storing it is storing the parsed body).
  */
 import { z } from "zod";
 import { AppError, type ErrorDetail } from "../errors.ts";
-import { canonicalJson, sha256 } from "../lib/canonical-json.ts";
+import { sha256 } from "../lib/canonical-json.ts";
 import { ZEventBody, ZEventId, type TEventBody } from "../core/event.ts";
 
 export const MAX_BATCH_EVENTS = 1_000;
@@ -22,6 +24,8 @@ export interface ValidEvent {
   eventId: string;
   body: TEventBody;
   payloadHash: Buffer;
+  /** The body's canonical JSON, when parseEvent made it: stored as the payload as is, so the body is serialised once. */
+  payload?: string;
 }
 
 export function zodDetails(error: z.ZodError): ErrorDetail[] {
@@ -45,7 +49,29 @@ export function parseEvent(eventId: string, json: unknown): ValidEvent {
   }
   const parsed = ZEventBody.safeParse(json);
   if (!parsed.success) throw invalidEvent(zodDetails(parsed.error));
-  return { eventId, body: parsed.data, payloadHash: sha256(canonicalJson(parsed.data)) };
+  const payload = canonicalEventJson(parsed.data);
+  return { eventId, body: parsed.data, payloadHash: sha256(payload), payload };
+}
+
+const text = (value: string | number | null) => JSON.stringify(value);
+
+/**
+ * canonicalJson(body) for a parsed event body, written out for its known
+ * shape (keys in sorted order, absent and undefined keys left out) instead
+ * of sorting keys at every level: a few times faster on the hot path, and
+ * equal to canonicalJson for every body (envelope.test.ts checks it on
+ * arbitrary bodies).
+ */
+export function canonicalEventJson(body: TEventBody): string {
+  const data = body.data as { id: string; version: number; name?: string | null; category?: string | null; value?: number | null; refs?: string[] };
+  let out = "{";
+  if (data.category !== undefined) out += `"category":${text(data.category)},`;
+  out += `"id":${text(data.id)}`;
+  if (data.name !== undefined) out += `,"name":${text(data.name)}`;
+  if (data.refs !== undefined) out += `,"refs":[${data.refs.map(text).join(",")}]`;
+  if (data.value !== undefined) out += `,"value":${text(data.value)}`;
+  out += `,"version":${text(data.version)}}`;
+  return `{"data":${out},"timestamp":${text(body.timestamp)},"type":${text(body.type)}}`;
 }
 
 /**

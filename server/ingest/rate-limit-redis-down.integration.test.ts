@@ -17,7 +17,7 @@ const realRedis = new URL(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
 const proxy = await startTcpProxy({ host: realRedis.hostname, port: Number(realRedis.port || 6379) }, { startCut: true });
 process.env.REDIS_URL = `redis://127.0.0.1:${proxy.port}`;
 
-const { createTestTenant, itemEvent, newEventId, serveWebhooks, signedHeaders } = await import("../../test/webhooks.ts");
+const { createTestTenant, itemEvent, newEventId, WEBHOOK_SERVERS, signedHeaders } = await import("../../test/webhooks.ts");
 const { pool } = await import("../db.ts");
 const { metrics } = await import("../metrics.ts");
 const { store } = await import("../redis.ts");
@@ -39,11 +39,7 @@ async function redisBack(): Promise<void> {
 }
 
 let server: TestServer;
-beforeAll(async () => {
-  server = await serveWebhooks();
-});
 afterAll(async () => {
-  await server.close();
   // test/setup-integration.ts clears this file's keys through the app's client afterwards.
   await proxy.restore();
   await redisBack();
@@ -62,29 +58,37 @@ function post(tenant: { slug: string; secret: string }, item: string): Promise<R
   });
 }
 
-describe("rate limiter with Redis down", () => {
-  it("posts are admitted, stored and counted as unlimited, each answered within 2 s", async () => {
-    // Burst 1 and a trickle of refill: with Redis up, only the first of these would pass.
-    const tenant = await createTestTenant({ ratePerSecond: 0.01, burst: 1 });
-    const before = await unavailableCount();
-    for (const item of ["a", "b", "c"]) {
-      const started = performance.now();
-      const response = await post(tenant, item);
-      expect(response.status).toBe(202);
-      expect(performance.now() - started).toBeLessThan(2_000);
-    }
-    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE tenant_id = $1", [tenant.id]);
-    expect(rows[0]?.n).toBe(3);
-    expect((await unavailableCount()) - before).toBe(3);
+describe.each(WEBHOOK_SERVERS)("$name", ({ start }) => {
+  beforeAll(async () => {
+    server = await start();
+    await proxy.cut(); // each server's run starts with Redis away (the previous run's last test restored it)
   });
+  afterAll(async () => server.close());
 
-  it("limiting resumes once Redis is back", async () => {
-    await proxy.restore();
-    await redisBack();
-    const tenant = await createTestTenant({ ratePerSecond: 0.01, burst: 1 });
-    const before = await unavailableCount();
-    expect((await post(tenant, "a")).status).toBe(202);
-    expect((await post(tenant, "b")).status).toBe(429);
-    expect(await unavailableCount()).toBe(before);
+  describe("rate limiter with Redis down", () => {
+    it("posts are admitted, stored and counted as unlimited, each answered within 2 s", async () => {
+      // Burst 1 and a trickle of refill: with Redis up, only the first of these would pass.
+      const tenant = await createTestTenant({ ratePerSecond: 0.01, burst: 1 });
+      const before = await unavailableCount();
+      for (const item of ["a", "b", "c"]) {
+        const started = performance.now();
+        const response = await post(tenant, item);
+        expect(response.status).toBe(202);
+        expect(performance.now() - started).toBeLessThan(2_000);
+      }
+      const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE tenant_id = $1", [tenant.id]);
+      expect(rows[0]?.n).toBe(3);
+      expect((await unavailableCount()) - before).toBe(3);
+    });
+
+    it("limiting resumes once Redis is back", async () => {
+      await proxy.restore();
+      await redisBack();
+      const tenant = await createTestTenant({ ratePerSecond: 0.01, burst: 1 });
+      const before = await unavailableCount();
+      expect((await post(tenant, "a")).status).toBe(202);
+      expect((await post(tenant, "b")).status).toBe(429);
+      expect(await unavailableCount()).toBe(before);
+    });
   });
 });

@@ -9,8 +9,12 @@
  * tenant's live secrets; every comparison is constant-time (timingSafeEqual
  * over equal-length digests), and every entry is checked against every
  * secret, so the time taken does not depend on where a match is.
+ *
+ * A secret is decoded into a KeyObject once (signingKey), and the tenant
+ * cache keeps the keys with the tenant, so the hot path neither decodes
+ * base64 nor copies key bytes per request.
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import { AppError } from "../errors.ts";
 
 export const SECRET_PREFIX = "whsec_";
@@ -21,19 +25,20 @@ export function generateSecret(): string {
   return SECRET_PREFIX + randomBytes(32).toString("base64");
 }
 
-function secretKey(secret: string): Buffer {
+/** The HMAC key of a `whsec_` secret (the base64 after the prefix), decoded once. */
+export function signingKey(secret: string): KeyObject {
   const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
-  return Buffer.from(encoded, "base64");
+  return createSecretKey(Buffer.from(encoded, "base64"));
 }
 
-function mac(key: Buffer, id: string, timestamp: string, body: Buffer): Buffer {
+function mac(key: KeyObject, id: string, timestamp: string, body: Buffer): Buffer {
   return createHmac("sha256", key).update(`${id}.${timestamp}.`).update(body).digest();
 }
 
 /** The `webhook-signature` header value for a payload (used by the CLI, tests and the benchmark). */
 export function sign(secret: string, id: string, timestampSeconds: number, body: Buffer | string): string {
   const bytes = typeof body === "string" ? Buffer.from(body) : body;
-  return `v1,${mac(secretKey(secret), id, String(timestampSeconds), bytes).toString("base64")}`;
+  return `v1,${mac(signingKey(secret), id, String(timestampSeconds), bytes).toString("base64")}`;
 }
 
 export interface SignedRequest {
@@ -44,7 +49,7 @@ export interface SignedRequest {
 }
 
 /** Throws a 401 AppError unless the request is signed by one of `secrets` within the tolerance. */
-export function verifySignature(request: SignedRequest, secrets: readonly string[], nowSeconds: number): void {
+export function verifySignature(request: SignedRequest, secrets: readonly (string | KeyObject)[], nowSeconds: number): void {
   if (!/^\d{1,12}$/.test(request.timestamp)) {
     throw new AppError("timestamp_out_of_range", "webhook-timestamp must be unix seconds");
   }
@@ -64,7 +69,7 @@ export function verifySignature(request: SignedRequest, secrets: readonly string
 
   let matched = false;
   for (const secret of secrets) {
-    const expected = mac(secretKey(secret), request.id, request.timestamp, request.body);
+    const expected = mac(typeof secret === "string" ? signingKey(secret) : secret, request.id, request.timestamp, request.body);
     for (const candidate of candidates) {
       // Lengths are public (every v1 MAC is 32 bytes); only equal lengths are compared.
       if (candidate.length === expected.length && timingSafeEqual(candidate, expected)) matched = true;

@@ -1,27 +1,46 @@
 /**
- * The webhook endpoints of docs/design.md, independent of Next.js: a Request in,
- * a Response out. Route handlers in app/api/webhooks call these and nothing else.
+ * The webhook endpoints of docs/design.md, independent of any framework:
+ * they take what they need (a header lookup, a body reader that enforces
+ * the limit while reading, the slug) and return an HttpReply. The Next.js
+ * route handlers (app/api/webhooks) adapt a web Request to this, and the
+ * production server's fast path (server/http/fast-path.ts) adapts node:http
+ * without any web-stream conversion; both call these and nothing else.
  *
  * Order of checks, cheapest and least trusting first: media type, headers,
- * tenant, body size (while reading), timestamp and signature, JSON, envelope,
- * rate limit, storage. Tokens are spent only by correctly signed requests, so
- * a stranger cannot drain a tenant's quota. The 2xx is returned only after
- * storeEvents has resolved, i.e. after the commit.
+ * tenant (a slug that cannot exist is refused without a query), body size
+ * (while reading), timestamp and signature, JSON, envelope, rate limit,
+ * storage. Tokens are spent only by correctly signed requests, so a stranger
+ * cannot drain a tenant's quota. The 2xx is returned only after the event's
+ * commit: a single event waits for its group commit
+ * (server/ingest/group-commit.ts), a batch for its own INSERT.
+ *
+ * Senders that use Svix send the same scheme under other names: each
+ * webhook-* header may come as svix-* instead (webhook-* wins when both
+ * are there), as the svix library's own verifier accepts.
  */
 import { AppError, ErrorCodes } from "../errors.ts";
 import { env } from "../env.ts";
-import { errorResponse, jsonResponse } from "../lib/http.ts";
+import { errorReply, jsonReply, type HttpReply } from "../lib/http.ts";
 import { metrics } from "../metrics.ts";
-import { readBodyWithLimit, parseJson, requireJsonContentType } from "../lib/body.ts";
-import { ZBatchBody, invalidEvent, parseEvent, zodDetails, type ValidEvent } from "./envelope.ts";
+import { isJsonContentType, parseJson, readBodyWithLimit } from "../lib/body.ts";
+import { ZBatchBody, invalidEvent, parseBatchEvent, parseEvent, zodDetails, type ValidEvent } from "./envelope.ts";
 import { ZEventId } from "../core/event.ts";
+import { groupCommitter } from "./group-commit.ts";
 import { admit } from "./rate-limit.ts";
 import { verifySignature } from "./signature.ts";
 import { storeEvents, type StoreOutcome } from "./store-events.ts";
-import { findIngestTenant, liveSecrets, revalidateIngestTenant, type IngestTenant } from "./tenant-lookup.ts";
+import { findIngestTenant, liveKeys, revalidateIngestTenant, type IngestTenant } from "./tenant-lookup.ts";
 import { signalNewEvents } from "../lib/wake.ts";
 import type { WebhookAnswer } from "../stats/rollups.ts";
 import { countWebhookAnswer } from "./webhook-answers.ts";
+
+/** What a webhook handler needs of a request, whatever server received it. */
+export interface WebhookRequest {
+  /** A header's value by its lower-case name (repeats joined by ", ", as fetch and node:http do), or undefined. */
+  header(name: string): string | null | undefined;
+  /** The raw body, refused with a 413 AppError once it passes `limitBytes`, checked while reading. */
+  readBody(limitBytes: number): Promise<Buffer>;
+}
 
 interface Authenticated {
   tenant: IngestTenant;
@@ -29,42 +48,51 @@ interface Authenticated {
   json: unknown;
 }
 
-function header(request: Request, name: string): string {
-  const value = request.headers.get(name);
-  if (value === null || value.trim() === "") throw new AppError("missing_header", `the ${name} header is required`);
-  return value.trim();
+/** webhook-{name}, or its Svix alias svix-{name}; trimmed, and required. */
+function signedHeader(request: WebhookRequest, name: "id" | "timestamp" | "signature"): string {
+  for (const prefix of ["webhook-", "svix-"]) {
+    const value = request.header(prefix + name)?.trim();
+    if (value) return value;
+  }
+  throw new AppError("missing_header", `the webhook-${name} header is required`);
+}
+
+function tenantNotFound(slug: string): AppError {
+  return new AppError("tenant_not_found", `no tenant with slug ${JSON.stringify(slug.slice(0, 64))}`);
 }
 
 /** Everything up to and including signature verification and JSON parsing. */
-async function authenticate(request: Request, slug: string, limitBytes: number): Promise<Authenticated> {
-  requireJsonContentType(request);
-  const webhookId = header(request, "webhook-id");
-  const timestamp = header(request, "webhook-timestamp");
-  const signatureHeader = header(request, "webhook-signature");
+async function authenticate(request: WebhookRequest, slug: string, limitBytes: number): Promise<Authenticated> {
+  if (!isJsonContentType(request.header("content-type"))) {
+    throw new AppError("unsupported_media_type", "Content-Type must be application/json");
+  }
+  const webhookId = signedHeader(request, "id");
+  const timestamp = signedHeader(request, "timestamp");
+  const signatureHeader = signedHeader(request, "signature");
 
   let tenant = await findIngestTenant(slug);
-  if (!tenant) throw new AppError("tenant_not_found", `no tenant with slug ${JSON.stringify(slug.slice(0, 64))}`);
+  if (!tenant) throw tenantNotFound(slug);
 
-  const body = await readBodyWithLimit(request, limitBytes);
+  const body = await request.readBody(limitBytes);
   const now = new Date();
   const signed = { id: webhookId, timestamp, signatureHeader, body };
   const nowSeconds = Math.floor(now.getTime() / 1000);
   try {
-    verifySignature(signed, liveSecrets(tenant, now), nowSeconds);
+    verifySignature(signed, liveKeys(tenant, now), nowSeconds);
   } catch (error) {
     if (!(error instanceof AppError && error.code === "invalid_signature")) throw error;
     // The cached secrets may be stale: rotated by another process since this one cached them.
     const fresh = await revalidateIngestTenant(slug);
     if (!fresh || fresh === tenant) throw error;
     tenant = fresh;
-    verifySignature(signed, liveSecrets(tenant, now), nowSeconds);
+    verifySignature(signed, liveKeys(tenant, now), nowSeconds);
   }
   return { tenant, webhookId, json: parseJson(body) };
 }
 
-function respond(endpoint: "single" | "batch", response: Response): Response {
-  metrics.webhookResponses.inc({ endpoint, status: String(response.status) });
-  return response;
+function respond(endpoint: "single" | "batch", reply: HttpReply): HttpReply {
+  metrics.webhookResponses.inc({ endpoint, status: String(reply.status) });
+  return reply;
 }
 
 /** The dashboard's name for an authenticated answer that stored nothing, if it is one. */
@@ -77,27 +105,27 @@ function answerOf(error: unknown): WebhookAnswer | null {
 }
 
 /** POST /api/webhooks/{tenant}: one event, whose id is the webhook-id header. */
-export async function handleWebhook(request: Request, slug: string): Promise<Response> {
+export async function handleWebhook(request: WebhookRequest, slug: string): Promise<HttpReply> {
   let tenant: IngestTenant | undefined;
   try {
     const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BODY_BYTES);
     tenant = authenticated.tenant;
     const event = parseEvent(authenticated.webhookId, authenticated.json);
     await admit(tenant, 1);
-    const [outcome] = await storeEvents(tenant.id, [event]);
+    const outcome = await groupCommitter().store(tenant.id, event);
     if (outcome === "conflict") {
       throw new AppError("conflict", `event ${authenticated.webhookId} was already stored with a different payload`);
     }
     if (outcome === "accepted") {
       signalNewEvents();
-      return respond("single", jsonResponse(202, { status: "accepted" }));
+      return respond("single", jsonReply(202, { status: "accepted" }));
     }
     countWebhookAnswer(tenant.id, "redelivered");
-    return respond("single", jsonResponse(200, { status: "duplicate" }));
+    return respond("single", jsonReply(200, { status: "duplicate" }));
   } catch (error) {
     const answer = answerOf(error);
     if (tenant && answer) countWebhookAnswer(tenant.id, answer);
-    return respond("single", errorResponse(error));
+    return respond("single", errorReply(error));
   }
 }
 
@@ -107,10 +135,11 @@ type BatchResult =
 /**
  * POST /api/webhooks/{tenant}/batch: up to 1,000 events, each with its own id.
  * Invalid events are reported and skipped; the valid ones are stored in one
- * transaction. 202 when any event was accepted, 200 when none was new, 422
- * when none was valid.
+ * transaction of their own (no group commit: a batch is already a group).
+ * 202 when any event was accepted, 200 when none was new, 422 when none was
+ * valid.
  */
-export async function handleBatchWebhook(request: Request, slug: string): Promise<Response> {
+export async function handleBatchWebhook(request: WebhookRequest, slug: string): Promise<HttpReply> {
   let tenant: IngestTenant | undefined;
   let validCount = 0;
   try {
@@ -123,12 +152,12 @@ export async function handleBatchWebhook(request: Request, slug: string): Promis
     const results: (BatchResult | undefined)[] = [];
     const valid: { index: number; event: ValidEvent }[] = [];
     batch.data.events.forEach((raw, index) => {
-      const rawId = typeof raw === "object" && raw !== null ? (raw as { id?: unknown }).id : undefined;
-      const id = ZEventId.safeParse(rawId).success ? (rawId as string) : null;
       try {
-        if (id === null) throw invalidEvent([{ path: "id", message: "must be 1–255 visible ASCII characters without spaces" }]);
-        valid.push({ index, event: parseEvent(id, raw) });
+        valid.push({ index, event: parseBatchEvent(raw) });
       } catch (error) {
+        // The result names the event when its id was valid, so the sender can tell which one failed.
+        const rawId = typeof raw === "object" && raw !== null ? (raw as { id?: unknown }).id : undefined;
+        const id = ZEventId.safeParse(rawId).success ? (rawId as string) : null;
         const { message, extra } = error as AppError;
         results[index] = { id, status: "invalid", error: { code: "invalid_event", message, details: extra.details } };
       }
@@ -136,7 +165,7 @@ export async function handleBatchWebhook(request: Request, slug: string): Promis
     countWebhookAnswer(tenant.id, "invalid", batch.data.events.length - valid.length);
     if (valid.length === 0) {
       const body = { error: { code: "invalid_event", message: "no event in the batch is valid" }, results };
-      return respond("batch", jsonResponse(ErrorCodes.invalid_event, body));
+      return respond("batch", jsonReply(ErrorCodes.invalid_event, body));
     }
 
     validCount = valid.length;
@@ -152,12 +181,17 @@ export async function handleBatchWebhook(request: Request, slug: string): Promis
     countWebhookAnswer(tenant.id, "conflicts", outcomes.filter((outcome) => outcome === "conflict").length);
     const anyAccepted = outcomes.includes("accepted");
     if (anyAccepted) signalNewEvents();
-    return respond("batch", jsonResponse(anyAccepted ? 202 : 200, { results }));
+    return respond("batch", jsonReply(anyAccepted ? 202 : 200, { results }));
   } catch (error) {
     const answer = answerOf(error);
     // A refused batch stored none of its events: each valid one counts (the invalid ones already did).
     if (tenant && answer === "rateLimited") countWebhookAnswer(tenant.id, answer, validCount);
     else if (tenant && answer === "invalid") countWebhookAnswer(tenant.id, answer);
-    return respond("batch", errorResponse(error));
+    return respond("batch", errorReply(error));
   }
+}
+
+/** A web Request as a WebhookRequest: for the Next.js route handlers. */
+export function fromWebRequest(request: Request): WebhookRequest {
+  return { header: (name) => request.headers.get(name), readBody: (limitBytes) => readBodyWithLimit(request, limitBytes) };
 }

@@ -14,7 +14,8 @@ export const SLUG_RULE = "1–63 lowercase letters, digits or dashes, not starti
 export const SLUG_MAX_LENGTH = 63;
 
 // A DNS label: it appears in webhook URLs and must stay unambiguous there.
-export const ZTenantSlug = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, `must be ${SLUG_RULE}`);
+export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const ZTenantSlug = z.string().regex(SLUG_PATTERN, `must be ${SLUG_RULE}`);
 
 export const TENANT_NAME_MAX_LENGTH = 200;
 

@@ -1,9 +1,12 @@
 // POST one signed event. The contract is in docs/design.md; the work is in server/ingest.
-import { handleWebhook } from "@/server/ingest/webhook.ts";
+// In production (`npm start`) the server's fast path answers this route first (server/http/fast-path.ts);
+// this handler serves `next dev` and any host that runs Next.js alone.
+import { fromWebRequest, handleWebhook } from "@/server/ingest/webhook.ts";
+import { toResponse } from "@/server/lib/http.ts";
 
 export const dynamic = "force-dynamic";
 
 export async function POST(request: Request, context: { params: Promise<{ tenant: string }> }): Promise<Response> {
   const { tenant } = await context.params;
-  return handleWebhook(request, tenant);
+  return toResponse(await handleWebhook(fromWebRequest(request), tenant));
 }

@@ -1,0 +1,72 @@
+/**
+ * The production app process, as `npm start` runs it (server/cli/start.ts
+ * spawns this after bootstrap, build and seeding; the bench starts it the
+ * same way): one node:http server on --port/--hostname that answers the
+ * webhook routes on the fast path (server/http/fast-path.ts) and hands
+ * every other request to Next.js's own request handler (the custom-server
+ * API: next({ dev: false, dir }) and getRequestHandler()).
+ *
+ * Guarantees:
+ * - Next.js's instrumentation hook runs (during prepare), so the in-app
+ *   worker starts as under `next start`; should it not have run, the
+ *   lifecycle is started here instead, and that is logged.
+ * - SIGINT/SIGTERM drain through server/app-lifecycle.ts: this server stops
+ *   taking connections and finishes the requests it holds (every started
+ *   group commit completes and is answered) within DRAIN_GRACE_MS, then the
+ *   worker stops and the counters are flushed.
+ * - It listens only once Next.js is ready, so no request meets a half-started app.
+ */
+import { parseArgs } from "node:util";
+import next from "next";
+import { PROJECT_ROOT } from "../setup/paths.ts";
+
+const DRAIN_GRACE_MS = 8_000;
+
+// This is the production server whoever starts it; signals belong to server/app-lifecycle.ts.
+Object.assign(process.env, { NODE_ENV: "production", NEXT_MANUAL_SIG_HANDLE: "1" });
+
+const { values: flags } = parseArgs({ options: { port: { type: "string" }, hostname: { type: "string" } } });
+
+const { env } = await import("../env.ts");
+const { log } = await import("../log.ts");
+const { appStarted, drainOnShutdown, startApp } = await import("../app-lifecycle.ts");
+const { createWebhookServer } = await import("../http/fast-path.ts");
+
+const port = flags.port === undefined ? env.PORT : Number(flags.port);
+const hostname = flags.hostname;
+
+const app = next({ dev: false, dir: PROJECT_ROOT, port, ...(hostname ? { hostname } : {}) });
+await app.prepare();
+if (!appStarted()) log.warn({ module: "serve" }, "the instrumentation hook did not start the app; starting it here");
+await startApp();
+
+const handle = app.getRequestHandler();
+const server = createWebhookServer((request, response) => {
+  handle(request, response).catch((error: Error) => {
+    log.error({ module: "serve", err: error.message }, "Next.js could not answer a request");
+    if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" });
+    response.end("internal error");
+  });
+});
+
+drainOnShutdown(
+  "http server",
+  () =>
+    new Promise<void>((resolve) => {
+      // Idle keep-alive connections close at once; busy ones after their answer, or at the grace's end.
+      const idle = setInterval(() => server.closeIdleConnections(), 50);
+      const killer = setTimeout(() => server.closeAllConnections(), DRAIN_GRACE_MS);
+      server.close(() => {
+        clearInterval(idle);
+        clearTimeout(killer);
+        resolve();
+      });
+      server.closeIdleConnections();
+    }),
+);
+
+await new Promise<void>((resolve, reject) => {
+  server.once("error", reject);
+  server.listen(port, hostname, () => resolve());
+});
+log.info({ module: "serve", port, hostname: hostname ?? "all interfaces" }, "serving");
