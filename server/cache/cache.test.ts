@@ -261,19 +261,7 @@ describe("invalidation", () => {
     const { cache } = world();
     const c = cache<{ version: number }>({ ttlMs: 60_000 });
     await c.getOrLoad("k", async () => ({ version: 3 }));
-    expect(
-      await c.getOrLoad(
-        "k",
-        async () => ({ version: 5 }),
-        (value) => value.version >= 5,
-      ),
-    ).toEqual({ version: 5 });
-    expect(
-      await c.getOrLoad(
-        "k",
-        () => Promise.reject(new Error("cached")),
-        (value) => value.version >= 4,
-      ),
-    ).toEqual({ version: 5 });
+    expect(await c.getOrLoad("k", async () => ({ version: 5 }), { accept: (value) => value.version >= 5 })).toEqual({ version: 5 });
+    expect(await c.getOrLoad("k", () => Promise.reject(new Error("cached")), { accept: (value) => value.version >= 4 })).toEqual({ version: 5 });
   });
 });

@@ -78,6 +78,13 @@ export interface CacheCodec<T> {
 
 type Result = "hit" | "miss" | "stale" | "bypass";
 
+export interface ReadOptions<T> {
+  /** Whether a cached value will do for this read; one that will not is treated as absent. */
+  accept?: (value: T) => boolean;
+  /** The random source for this read's jitter and early-refresh draw (tests pin it). */
+  random?: Random;
+}
+
 interface Entry {
   /** The encoded value. */
   v: unknown;
@@ -135,16 +142,18 @@ export class Cache<T> {
   ) {
     this.settings = { ...DEFAULT_CACHE_SETTINGS, ...settings };
     this.codec = options.codec ?? (identity as CacheCodec<T>);
-    this.deps = { backend: store.cache, random: Math.random, now: Date.now, sleep, ...options.dependencies };
+    // The clock is read through Date at each call, so a test's fake clock is the cache's too.
+    this.deps = { backend: store.cache, random: Math.random, now: () => Date.now(), sleep, ...options.dependencies };
   }
 
   /**
    * The value of `id`: cached, or loaded by `loader` (at most one loader per
-   * key at a time across processes). `accept` says whether a cached value will
-   * do for this caller (e.g. "its version is at least the event's"); one that
-   * will not is treated as absent.
+   * key at a time across processes). `options.accept` says whether a cached
+   * value will do for this caller (e.g. "its version is at least the
+   * event's"); one that will not is treated as absent.
    */
-  async getOrLoad(id: string, loader: () => Promise<T>, accept: (value: T) => boolean = () => true): Promise<T> {
+  async getOrLoad(id: string, loader: () => Promise<T>, options: ReadOptions<T> = {}): Promise<T> {
+    const accept = options.accept ?? (() => true);
     const shared = this.flights.get(id);
     if (shared) {
       const value = await shared;
@@ -153,7 +162,7 @@ export class Cache<T> {
         return value;
       }
     }
-    const own = this.resolve(id, loader, accept);
+    const own = this.resolve(id, loader, accept, options.random ?? this.deps.random);
     if (!shared) {
       this.flights.set(id, own);
       const done = () => {
@@ -209,7 +218,7 @@ export class Cache<T> {
     }
   }
 
-  private async resolve(id: string, loader: () => Promise<T>, accept: (value: T) => boolean): Promise<T> {
+  private async resolve(id: string, loader: () => Promise<T>, accept: (value: T) => boolean, random: Random): Promise<T> {
     const k = this.keysOf(id);
     try {
       const read = await this.backend((b) => b.read(k.entry, k.generation));
@@ -217,7 +226,7 @@ export class Cache<T> {
       const usable = entry !== null && accept(this.codec.decode(entry.v)) ? entry : null;
       const now = this.deps.now();
       if (usable && now < usable.x) {
-        if (this.refreshesEarly(usable, now)) this.refreshInBackground(id, loader, read.generation);
+        if (refreshesEarly(now, usable.x, usable.l, this.settings.beta, random())) this.refreshInBackground(id, loader, read.generation);
         this.count("hit");
         return this.codec.decode(usable.v);
       }
@@ -242,7 +251,7 @@ export class Cache<T> {
         this.count("hit");
         return this.codec.decode(loaded.entry.v);
       }
-      return await this.loadAndStore(k, loader, read.generation, token, usable);
+      return await this.loadAndStore(k, loader, read.generation, token, usable, random);
     } catch (error) {
       if (!(error instanceof BackendUnavailable)) throw error;
       this.count("bypass");
@@ -332,6 +341,7 @@ export class Cache<T> {
     generation: string,
     token: string | null,
     stale: Entry | null,
+    random: Random = this.deps.random,
   ): Promise<T> {
     try {
       let loaded: { value: T; loadMs: number };
@@ -344,7 +354,7 @@ export class Cache<T> {
         return this.codec.decode(stale.v);
       }
       const { value, loadMs } = loaded;
-      const fresh = jitterDown(this.settings.ttlMs, this.settings.jitter, this.deps.random);
+      const fresh = jitterDown(this.settings.ttlMs, this.settings.jitter, random);
       // Written only if nothing invalidated the key since `generation` was read, before the load began.
       await this.deps.backend
         .writeIfGeneration(k.entry, k.generation, generation, this.encode(value, fresh, loadMs), fresh + this.settings.staleMs)

@@ -89,7 +89,7 @@ describe.each(WEBHOOK_SERVERS)("$name", ({ start }) => {
         // A refused connection fails at once; the pool's connect timeout (5 s) bounds the rest.
         expect(reply.ms).toBeLessThan(6_000);
         // Uncached, the tenant lookup (Prisma on the same pool) is what meets the outage first.
-        forgetTenant(tenant.slug);
+        await forgetTenant(tenant.slug);
         expectUnavailable(await post(newEventId(), eventBody(3)));
         await proxy.restore();
         expect((await storedPayloads(tenant.id, [id])).size).toBe(0);
@@ -191,7 +191,7 @@ describe.each(WEBHOOK_SERVERS)("$name", ({ start }) => {
         expectUnavailable(storing);
         expect(storing.ms).toBeLessThan(7_500);
         // Uncached: the tenant lookup (Prisma on the same pool) waits for the connection instead.
-        forgetTenant(tenant.slug);
+        await forgetTenant(tenant.slug);
         const lookingUp = await post(newEventId(), eventBody(3));
         expectUnavailable(lookingUp);
         expect(lookingUp.ms).toBeLessThan(7_500);

@@ -53,7 +53,7 @@ describe("tenant lookup cache", () => {
     const query = vi.spyOn(db.tenant, "findUnique");
     await findIngestTenant(tenant.slug);
     expect(query).toHaveBeenCalledTimes(0);
-    forgetTenant(tenant.slug);
+    await forgetTenant(tenant.slug);
     await findIngestTenant(tenant.slug);
     expect(query).toHaveBeenCalledTimes(1);
   });

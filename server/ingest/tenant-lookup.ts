@@ -1,31 +1,39 @@
 /**
- * The tenant lookup on the webhook hot path, cached in-process.
+ * The tenant lookup on the webhook hot path, through the shared cache
+ * (server/cache, cache "tenant"), so that every process sees one truth.
  *
  * Guarantees:
+ * - A change made by an admin (quota edit, secret rotation, tenant created)
+ *   takes effect on the very next request in every process: the change's
+ *   commit is followed by forgetTenant, which invalidates the shared entry
+ *   (a generation bump, so a load that raced the commit cannot put the old
+ *   row back). Without Redis the store is in-process and so is the truth.
+ * - Entries live TENANT_CACHE_TTL_MS, shortened by up to 20% at random, so
+ *   entries filled together do not expire together; hot entries refresh early
+ *   (XFetch) and one loader per slug runs at a time across processes; in one
+ *   process concurrent misses share one query.
  * - A slug that cannot exist (fails SLUG_PATTERN: wrong characters, longer
- *   than 63) is unknown without touching the database.
- * - Entries live TENANT_CACHE_TTL_MS, shortened by up to 20% at random so
- *   that entries filled together do not expire together; concurrent misses
- *   for one slug share a single database query (single-flight).
- * - Unknown-but-valid slugs are cached too (NEGATIVE_TTL_MS), in a structure
- *   of at most NEGATIVE_CACHE_MAX entries (the oldest goes first), so a
- *   flood of posts to random URLs neither reaches PostgreSQL once per post
- *   nor grows memory without bound.
- * - A change made in this process (quota edit, secret rotation) calls
- *   forgetTenant after its commit; other processes see a quota change within
- *   one TTL. A secret rotated in another process is seen at once: a
- *   signature that fails against the cached secrets reloads the tenant and
- *   is checked again (revalidateIngestTenant), at most once per slug per
- *   REVALIDATE_AFTER_MS, so a flood of bad signatures costs the database one
- *   query per second, not one per post.
- * - The cache lives on globalThis: the production server's webhook fast path
- *   and the Next.js bundle (tRPC procedures that call forgetTenant) load
- *   this module separately, and must share one cache.
- * - Each entry carries its secrets' HMAC keys, decoded once per load.
+ *   than 63) is unknown without touching the database or Redis.
+ * - Unknown-but-valid slugs are also remembered in this process for
+ *   NEGATIVE_TTL_MS, in a structure of at most NEGATIVE_CACHE_MAX entries
+ *   (the oldest goes first), so a flood of posts to random URLs neither
+ *   reaches PostgreSQL or Redis once per post nor grows memory without bound.
+ *   A tenant created meanwhile in another process is found within that second.
+ * - A row changed behind the cache's back (by SQL, say) is seen at once when
+ *   it matters: a signature that fails against the cached secrets reloads the
+ *   tenant and is checked again (revalidateIngestTenant), at most once per
+ *   slug per REVALIDATE_AFTER_MS in each process, so a flood of bad
+ *   signatures costs the database one query per second, not one per post.
+ * - HMAC keys are decoded once per secret per process (the shared entry holds
+ *   the row; the decoded keys cannot travel through JSON).
+ * - The negative cache and the key memo live on globalThis: the production
+ *   server's webhook fast path and the Next.js bundle load this module
+ *   separately, and must share them.
  */
 import type { KeyObject } from "node:crypto";
 import { db } from "../db.ts";
 import { env } from "../env.ts";
+import { Cache } from "../cache/cache.ts";
 import { jitterDown, type Random } from "../lib/jitter.ts";
 import { SLUG_PATTERN } from "../schemas/tenant.ts";
 import { signingKey } from "./signature.ts";
@@ -63,32 +71,40 @@ export function liveKeys(tenant: IngestTenant, now: Date): KeyObject[] {
 const NEGATIVE_TTL_MS = 1_000;
 /** Unknown slugs remembered at once, at most; beyond it the oldest is forgotten (a forgotten one costs one query). */
 export const NEGATIVE_CACHE_MAX = 10_000;
-const JITTER_FRACTION = 0.2;
-/** A failed signature reloads the tenant only if its entry is at least this old. */
+/** A failed signature reloads the tenant at most this often per slug, in each process. */
 export const REVALIDATE_AFTER_MS = 1_000;
+/** Decoded keys kept per process, at most (a few per tenant); beyond it the oldest is decoded again when needed. */
+const KEY_MEMO_MAX = 20_000;
 
-interface Entry {
-  tenant: IngestTenant | null;
-  loadedAt: number;
-  expiresAt: number;
+/** The row as the shared cache holds it (JSON). */
+type TenantRow = Omit<IngestTenant, "secretKey" | "previousSecretKey" | "previousSecretExpiresAt"> & { previousSecretExpiresAt: string | null };
+
+interface LocalState {
+  /** Unknown slugs and until when; insertion order is age order. */
+  unknown: Map<string, number>;
+  /** When each slug was last revalidated; insertion order is age order. */
+  revalidated: Map<string, number>;
+  keys: Map<string, KeyObject>;
 }
 
-interface CacheState {
-  known: Map<string, Entry>;
-  /** Insertion order is age order: the first key is the oldest. */
-  unknown: Map<string, Entry>;
-  inFlight: Map<string, Promise<IngestTenant | null>>;
-}
+const globalForTenants = globalThis as unknown as { tidemarkTenantLookup?: LocalState };
+const local: LocalState = (globalForTenants.tidemarkTenantLookup ??= { unknown: new Map(), revalidated: new Map(), keys: new Map() });
 
-const globalForTenants = globalThis as unknown as { tidemarkTenantCache?: CacheState };
-const state: CacheState = (globalForTenants.tidemarkTenantCache ??= { known: new Map(), unknown: new Map(), inFlight: new Map() });
+const tenants = new Cache<TenantRow | null>("tenant", { ttlMs: env.TENANT_CACHE_TTL_MS, staleMs: env.TENANT_CACHE_TTL_MS });
+
+/** Sets `key` as the youngest entry of an age-ordered map, dropping the oldest beyond `max`. */
+function rememberBounded<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) map.delete(map.keys().next().value as string);
+}
 
 /** True when `slug` could name a tenant at all; anything else is unknown without a query. */
 export function isPossibleSlug(slug: string): boolean {
   return SLUG_PATTERN.test(slug);
 }
 
-async function loadTenant(slug: string): Promise<IngestTenant | null> {
+async function loadRow(slug: string): Promise<TenantRow | null> {
   const row = await db.tenant.findUnique({
     where: { slug },
     select: {
@@ -102,71 +118,59 @@ async function loadTenant(slug: string): Promise<IngestTenant | null> {
       previousSecretExpiresAt: true,
     },
   });
-  if (!row) return null;
-  return { ...row, secretKey: signingKey(row.secret), previousSecretKey: row.previousSecret ? signingKey(row.previousSecret) : null };
+  return row ? { ...row, previousSecretExpiresAt: row.previousSecretExpiresAt?.toISOString() ?? null } : null;
 }
 
-function remember(slug: string, tenant: IngestTenant | null, random: Random): void {
-  const loadedAt = Date.now();
-  if (tenant) {
-    state.unknown.delete(slug);
-    state.known.set(slug, { tenant, loadedAt, expiresAt: loadedAt + jitterDown(env.TENANT_CACHE_TTL_MS, JITTER_FRACTION, random) });
-    return;
+function keyOf(secret: string): KeyObject {
+  let key = local.keys.get(secret);
+  if (!key) {
+    key = signingKey(secret);
+    rememberBounded(local.keys, secret, key, KEY_MEMO_MAX);
   }
-  state.known.delete(slug);
-  state.unknown.delete(slug); // re-inserted below as the youngest
-  const ttl = Math.min(NEGATIVE_TTL_MS, env.TENANT_CACHE_TTL_MS);
-  state.unknown.set(slug, { tenant: null, loadedAt, expiresAt: loadedAt + jitterDown(ttl, JITTER_FRACTION, random) });
-  while (state.unknown.size > NEGATIVE_CACHE_MAX) {
-    const oldest = state.unknown.keys().next().value as string;
-    state.unknown.delete(oldest);
-  }
+  return key;
 }
 
-function cached(slug: string): Entry | undefined {
-  return state.known.get(slug) ?? state.unknown.get(slug);
+function toTenant(row: TenantRow): IngestTenant {
+  return {
+    ...row,
+    previousSecretExpiresAt: row.previousSecretExpiresAt === null ? null : new Date(row.previousSecretExpiresAt),
+    secretKey: keyOf(row.secret),
+    previousSecretKey: row.previousSecret ? keyOf(row.previousSecret) : null,
+  };
 }
 
 export async function findIngestTenant(slug: string, random: Random = Math.random): Promise<IngestTenant | null> {
   if (!isPossibleSlug(slug)) return null;
-  const entry = cached(slug);
-  if (entry && entry.expiresAt > Date.now()) return entry.tenant;
-
-  const pending = state.inFlight.get(slug);
-  if (pending) return pending;
-
-  const load = loadTenant(slug)
-    .then((tenant) => {
-      remember(slug, tenant, random);
-      return tenant;
-    })
-    .finally(() => state.inFlight.delete(slug));
-  state.inFlight.set(slug, load);
-  return load;
+  const unknownUntil = local.unknown.get(slug);
+  if (unknownUntil !== undefined && unknownUntil > Date.now()) return null;
+  const row = await tenants.getOrLoad(slug, () => loadRow(slug), { random });
+  if (row) return toTenant(row);
+  rememberBounded(local.unknown, slug, Date.now() + jitterDown(Math.min(NEGATIVE_TTL_MS, env.TENANT_CACHE_TTL_MS), 0.2, random), NEGATIVE_CACHE_MAX);
+  return null;
 }
 
 /**
  * The tenant as the database has it now, for a signature that failed against
- * the cached secrets (they may have been rotated in another process). Returns
- * the cached entry unchanged if it was loaded less than REVALIDATE_AFTER_MS
- * ago; concurrent calls share one query.
+ * the cached secrets (they may have been changed behind the cache's back).
+ * Reloads at most once per REVALIDATE_AFTER_MS per slug in this process;
+ * otherwise returns what the cache has.
  */
 export async function revalidateIngestTenant(slug: string, random: Random = Math.random): Promise<IngestTenant | null> {
-  const pending = state.inFlight.get(slug);
-  if (pending) return pending;
-  const entry = cached(slug);
-  if (entry && Date.now() - entry.loadedAt < REVALIDATE_AFTER_MS) return entry.tenant;
-  forgetTenant(slug);
+  const last = local.revalidated.get(slug);
+  if (last === undefined || Date.now() - last >= REVALIDATE_AFTER_MS) {
+    rememberBounded(local.revalidated, slug, Date.now(), NEGATIVE_CACHE_MAX);
+    await forgetTenant(slug);
+  }
   return findIngestTenant(slug, random);
 }
 
-/** Drops the cached entry; call after the commit that changed the tenant. */
-export function forgetTenant(slug: string): void {
-  state.known.delete(slug);
-  state.unknown.delete(slug);
+/** Drops the tenant's entry in every process; call after the commit that changed (or created) the tenant. */
+export async function forgetTenant(slug: string): Promise<void> {
+  local.unknown.delete(slug);
+  await tenants.invalidate(slug);
 }
 
 /** How many unknown slugs are remembered now (at most NEGATIVE_CACHE_MAX). */
 export function unknownSlugsCached(): number {
-  return state.unknown.size;
+  return local.unknown.size;
 }

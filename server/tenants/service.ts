@@ -45,6 +45,8 @@ export async function createTenant(input: TCreateTenantInput): Promise<{ tenant:
       data: { slug, name: name ?? slug, secret, ...DEFAULT_QUOTAS, ...quotas, schedule: { create: {} } },
       select: publicFields,
     });
+    // A post to this slug may have been answered "unknown tenant" and cached as such.
+    await forgetTenant(slug);
     return { tenant, secret };
   } catch (error) {
     if (isUniqueViolation(error)) throw new AppError("conflict", `a tenant with slug ${JSON.stringify(slug)} already exists`);
@@ -104,7 +106,7 @@ export async function rotateSecret(slug: string, graceMs = DEFAULT_ROTATION_GRAC
            secret = ${secret}, updated_at = now()
      WHERE slug = ${slug}`;
   if (updated === 0) throw noSuchTenant(slug);
-  forgetTenant(slug);
+  await forgetTenant(slug);
   return { secret, previousValidUntil };
 }
 
@@ -112,7 +114,7 @@ export async function updateQuotas(slug: string, quotas: Partial<TQuotas>): Prom
   const data = ZQuotas.partial().parse(quotas);
   try {
     const tenant = await db.tenant.update({ where: { slug }, data, select: publicFields });
-    forgetTenant(slug);
+    await forgetTenant(slug);
     return tenant;
   } catch (error) {
     if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025") {
