@@ -24,7 +24,7 @@ async function query<Row extends pg.QueryResultRow>(text: string, values: unknow
 /** When the app process started (its own metric), in epoch ms. */
 async function appStartedAt(baseURL: string): Promise<number> {
   const text = await (await fetch(`${baseURL}/api/metrics`)).text();
-  const match = /^tidemark_process_process_start_time_seconds (\d+(?:\.\d+)?)$/m.exec(text);
+  const match = /^process_start_time_seconds (\d+(?:\.\d+)?)$/m.exec(text);
   if (!match) throw new Error("no process start time in /api/metrics");
   return Number(match[1]) * 1000;
 }

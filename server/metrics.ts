@@ -1,13 +1,22 @@
 /**
  * Process metrics in the Prometheus format, served by /api/metrics. One
- * registry per process (guarded across Next.js hot reloads); modules record
- * through the named instruments below, never by creating their own.
+ * registry per process (guarded across Next.js hot reloads and shared by the
+ * production server and the Next.js bundle); modules record through the named
+ * instruments below, never by creating their own.
+ *
+ * The process and runtime metrics keep prom-client's standard names
+ * (process_cpu_seconds_total, nodejs_eventloop_lag_seconds, …), so stock
+ * Node.js dashboards work unchanged; Tidemark's own start with tidemark_.
+ * The exposition passes `promtool check metrics` (metrics.integration.test.ts).
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "tidemark_process_" });
+  collectDefaultMetrics({ register: registry });
+  // prom-client also exports these three as gauges named *_total, which Prometheus reserves for
+  // counters (promtool refuses them); each has a correctly named twin without the suffix.
+  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) registry.removeSingleMetric(name);
   return {
     registry,
     webhookResponses: new Counter({

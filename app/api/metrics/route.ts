@@ -1,4 +1,5 @@
-// Prometheus metrics of this process.
+// Prometheus metrics of this process, with the backlog gauges computed at the scrape.
+import "@/server/stats/backlog-metrics.ts";
 import { metrics } from "@/server/metrics.ts";
 
 export const dynamic = "force-dynamic";
