@@ -4,10 +4,11 @@
  * Playwright's own browser downloads cannot be reached from these machines.
  */
 import { defineConfig } from "@playwright/test";
-import { E2E_BASE_URL, e2eRunId } from "./e2e/environment.ts";
+import { E2E_BASE_URL, e2eRunId, e2eSecretKey } from "./e2e/environment.ts";
 
-// Set once here, in the runner; the web server and the workers inherit it (see e2e/environment.ts).
+// Set once here, in the runner; the web server and the workers inherit them (see e2e/environment.ts).
 e2eRunId();
+e2eSecretKey();
 
 export default defineConfig({
   testDir: "e2e",

@@ -1,6 +1,10 @@
 import path from "node:path";
 import { defineConfig } from "vitest/config";
 
+// Secrets at rest are sealed under TIDEMARK_SECRET_KEY, which every process given a DATABASE_URL needs;
+// the tests (and the processes they spawn, which inherit it) use this fixed, public one.
+const TEST_SECRET_KEY = Buffer.from("tidemark tests only: not secret!").toString("base64");
+
 // Two projects: unit tests (no I/O) and integration tests (real PostgreSQL and
 // Redis, a database per file). Files run in parallel across 2 forks; the
 // integration files can because none shares a database or a key.
@@ -18,7 +22,7 @@ export default defineConfig({
           name: "unit",
           include: ["{server,components,app}/**/*.test.{ts,tsx}"],
           exclude: ["**/*.integration.test.ts", "node_modules/**"],
-          env: { NODE_ENV: "test" },
+          env: { NODE_ENV: "test", TIDEMARK_SECRET_KEY: TEST_SECRET_KEY },
         },
       },
       {
@@ -29,7 +33,7 @@ export default defineConfig({
           globalSetup: ["test/global-setup.ts"],
           setupFiles: ["test/setup-integration.ts"],
           // Failure paths are exercised on purpose; their warnings would bury the report.
-          env: { NODE_ENV: "test", LOG_LEVEL: "error" },
+          env: { NODE_ENV: "test", LOG_LEVEL: "error", TIDEMARK_SECRET_KEY: TEST_SECRET_KEY },
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

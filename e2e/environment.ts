@@ -21,6 +21,11 @@ export function e2eRunId(): string {
   return (process.env.TIDEMARK_E2E_RUN ??= randomBytes(5).toString("hex"));
 }
 
+/** The run's key for secrets at rest (the app and the CLI the tests run must share it): the environment's, or a new one put there. */
+export function e2eSecretKey(): string {
+  return (process.env.TIDEMARK_SECRET_KEY ??= randomBytes(32).toString("base64"));
+}
+
 export function e2eDatabaseName(run = e2eRunId()): string {
   if (!/^[a-f0-9]{1,32}$/.test(run)) throw new Error(`TIDEMARK_E2E_RUN must be lowercase hex, got ${JSON.stringify(run)}`);
   return `tidemark_e2e_${run}`;

@@ -89,4 +89,30 @@ describe("parseEnv", () => {
     for (const name of ["PORT", "REDIS_URL", "ADMIN_EMAIL"]) expect(message).toContain(`${name}: `);
     expect(message).toContain('(got "http://cache")');
   });
+
+  describe("the secret key (TIDEMARK_SECRET_KEY)", () => {
+    const key = Buffer.alloc(32, 7).toString("base64");
+
+    it("is required with DATABASE_URL, in one line that says how to make one", () => {
+      const { message } = configError({ DATABASE_URL: "postgresql://db.internal/tidemark" });
+      expect(message).toMatch(/^Invalid configuration: TIDEMARK_SECRET_KEY: is required when DATABASE_URL is set: .*openssl rand -base64 32/);
+      expect(message).not.toContain("\n");
+      expect(parseEnv(only({ DATABASE_URL: "postgresql://db.internal/tidemark", TIDEMARK_SECRET_KEY: key })).TIDEMARK_SECRET_KEY).toBe(key);
+    });
+
+    it("is not required without DATABASE_URL (the embedded default keeps its own) nor while next build runs", () => {
+      expect(parseEnv(only({})).TIDEMARK_SECRET_KEY).toBeUndefined();
+      expect(() => parseEnv(only({ DATABASE_URL: "postgresql://db/x", NEXT_PHASE: "phase-production-build" }))).not.toThrow();
+    });
+
+    it("a key that is not 32 bytes of base64 is refused, described by its length only", () => {
+      const short = Buffer.alloc(16, 7).toString("base64");
+      for (const name of ["TIDEMARK_SECRET_KEY", "TIDEMARK_PREVIOUS_SECRET_KEY"]) {
+        const { message } = configError({ [name]: short });
+        expect(message).toBe(
+          `Invalid configuration: ${name}: must be 32 bytes in base64 (generate one with: openssl rand -base64 32) (got ${short.length} characters)`,
+        );
+      }
+    });
+  });
 });

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { ZPassword } from "./schemas/user.ts";
+import { parseSecretKey } from "./secrets/secret-box.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -20,6 +21,10 @@ const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === "" ? undefined : value.trim()));
 
+const POSTGRES_URL = /^postgres(ql)?:\/\//;
+
+const secretKey = z.string().refine((value) => parseSecretKey(value) !== null, "must be 32 bytes in base64 (generate one with: openssl rand -base64 32)");
+
 const schema = z
   .object({
     NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -28,13 +33,27 @@ const schema = z
     /** "nodejs" or "edge" inside Next.js; unset in plain Node processes. */
     NEXT_RUNTIME: optionalString,
 
-    DATABASE_URL: optionalString.pipe(
-      z
-        .string()
-        .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL")
-        .optional(),
-    ),
+    DATABASE_URL: optionalString.pipe(z.string().regex(POSTGRES_URL, "must be a postgresql:// URL").optional()),
     DATABASE_POOL_SIZE: integer(1, 200, 10),
+    /** Requests that may wait for a pool connection at once; one more is refused at once (503), so a stalled database piles nothing up. */
+    DATABASE_POOL_MAX_WAITING: integer(0, 100_000, 100),
+    /** Longest wait for a connection: opening a new one, or a free one from a full pool. */
+    DATABASE_CONNECT_TIMEOUT_MS: integer(100, 60_000, 2_000),
+    /** PostgreSQL's statement_timeout on every pool connection; the client itself gives up a few seconds later if the server does not answer at all (a stalled network). */
+    DATABASE_STATEMENT_TIMEOUT_MS: integer(100, 3_600_000, 30_000),
+    /** PostgreSQL's idle_in_transaction_session_timeout: a transaction left open this long is ended by the server, releasing its locks. */
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(100, 3_600_000, 60_000),
+    /** TCP keepalive on every connection: the first probe after this long idle, so a peer that vanished is noticed. */
+    DATABASE_KEEPALIVE_MS: integer(1_000, 3_600_000, 10_000),
+    /** The most time one webhook spends waiting on PostgreSQL (pool, tenant lookup, insert) before it answers 503 with Retry-After. */
+    WEBHOOK_DATABASE_TIMEOUT_MS: integer(100, 60_000, 4_000),
+    /**
+     * The key that webhook secrets and source tokens are sealed under at rest (AES-256-GCM): 32 bytes in
+     * base64. Required with DATABASE_URL; without it, `npm start` keeps a generated one in .data/secret.key.
+     */
+    TIDEMARK_SECRET_KEY: optionalString.pipe(secretKey.optional()),
+    /** During a key rotation, the old key: values sealed under it still open (see `secrets rotate-key`). */
+    TIDEMARK_PREVIOUS_SECRET_KEY: optionalString.pipe(secretKey.optional()),
     REDIS_URL: optionalString.pipe(
       z
         .string()
@@ -89,6 +108,18 @@ const schema = z
     COLLECTOR_MAX_PAGE_BYTES: integer(1024, 256 * 1024 * 1024, 8 * 1024 * 1024),
   })
   .superRefine((config, context) => {
+    // Secrets are sealed at rest; a database of our own is never used without the key (none is invented,
+    // which would make every stored secret unreadable at the next start). `next build` connects to nothing.
+    // (Only for a valid URL: a bad one is reported on its own.)
+    const databaseUrl = config.DATABASE_URL;
+    if (databaseUrl && POSTGRES_URL.test(databaseUrl) && !config.TIDEMARK_SECRET_KEY && config.NEXT_PHASE !== "phase-production-build") {
+      context.addIssue({
+        code: "custom",
+        path: ["TIDEMARK_SECRET_KEY"],
+        message:
+          "is required when DATABASE_URL is set: webhook secrets and source tokens are encrypted under it; generate one with openssl rand -base64 32 and keep it (unset DATABASE_URL to use the embedded PostgreSQL, which keeps its own key in .data/secret.key)",
+      });
+    }
     // A lease shorter than a fetch could expire mid-fetch and let a second collector in.
     if (config.COLLECTOR_LEASE_MS <= config.COLLECTOR_FETCH_TIMEOUT_MS) {
       context.addIssue({
@@ -103,7 +134,7 @@ export type Env = z.infer<typeof schema>;
 
 // A rejected secret is still someone's secret (often one typo from the real one), and the
 // message goes to logs: it is described by its length, and a URL's password is masked.
-const SECRET_VARIABLES = new Set(["SESSION_SECRET", "ADMIN_PASSWORD"]);
+const SECRET_VARIABLES = new Set(["SESSION_SECRET", "ADMIN_PASSWORD", "TIDEMARK_SECRET_KEY", "TIDEMARK_PREVIOUS_SECRET_KEY"]);
 
 function shown(name: string, given: string): string {
   if (SECRET_VARIABLES.has(name)) return `${given.length} characters`;

@@ -106,6 +106,8 @@ export async function openHarness(settings: { serverUrl: string; redisUrl: strin
     REDIS_URL: settings.redisUrl,
     // Keys of this run only, so a shared Redis keeps no trace of it and no other user's buckets are touched.
     REDIS_KEY_PREFIX: `tidemark-bench-${randomBytes(4).toString("hex")}:`,
+    // Secrets at rest: the run's own key, unless one is configured.
+    TIDEMARK_SECRET_KEY: process.env.TIDEMARK_SECRET_KEY?.trim() || randomBytes(32).toString("base64"),
     // The ingest figures must not compete with workers; modes that measure workers override it per app.
     WORKER_CONCURRENCY: "0",
     LOG_LEVEL: "warn",

@@ -86,17 +86,17 @@ if (command === "serve") {
   if (secret === undefined) {
     const boot = await bootstrap({ announce: (line) => process.stderr.write(`tidemark sim: ${line}\n`) }).catch((error: Error) => fail(error.message));
     shutdown = boot.shutdown;
-    const { findIngestTenant } = await import("../ingest/tenant-lookup.ts");
+    const { readTenantSecret } = await import("../tenants/service.ts");
     const { env } = await import("../env.ts");
     const { closeDatabase } = await import("../db.ts");
     port = env.PORT;
-    const tenant = await findIngestTenant(values.tenant);
+    const stored = await readTenantSecret(values.tenant);
     await closeDatabase();
-    if (!tenant) {
+    if (stored === null) {
       await shutdown();
       fail(`no tenant with slug ${JSON.stringify(values.tenant)}`);
     }
-    secret = tenant.secret;
+    secret = stored;
   }
 
   const { push } = await import("../sim/push.ts");

@@ -11,7 +11,9 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { pool } from "../db.ts";
 import { sign, verifySignature } from "../ingest/signature.ts";
-import { liveSecrets } from "../ingest/tenant-lookup.ts";
+import { findIngestTenant, liveKeys } from "../ingest/tenant-lookup.ts";
+import { secretKeyring } from "../secrets/keyring.ts";
+import { open } from "../secrets/secret-box.ts";
 import { exportItems } from "../items/export.ts";
 import { createTenant } from "../tenants/service.ts";
 
@@ -124,20 +126,22 @@ describe("tidemark tenant", () => {
 
     const { rows } = await pool.query("SELECT secret, previous_secret, previous_secret_expires_at FROM tenants WHERE id = $1", [tenant.id]);
     const row = rows[0] as { secret: string; previous_secret: string; previous_secret_expires_at: Date };
-    expect(row.secret).toBe(line?.secret);
-    expect(row.previous_secret).toBe(oldSecret);
+    // Stored sealed: the row holds neither secret, and opens to both.
+    expect(`${row.secret} ${row.previous_secret}`).not.toContain(String(line?.secret).slice("whsec_".length));
+    expect(`${row.secret} ${row.previous_secret}`).not.toContain(oldSecret.slice("whsec_".length));
+    expect(open(secretKeyring(), "webhook-secret", row.secret)).toBe(line?.secret);
+    expect(open(secretKeyring(), "webhook-secret", row.previous_secret)).toBe(oldSecret);
     expect(row.previous_secret_expires_at.getTime()).toBe(validUntil);
 
     // A sender still on the old secret is accepted by the same check the webhook runs.
-    const secrets = liveSecrets(
-      { ...tenant, secret: row.secret, previousSecret: row.previous_secret, previousSecretExpiresAt: row.previous_secret_expires_at },
-      new Date(),
-    );
+    const ingest = await findIngestTenant(tenant.slug);
+    if (!ingest) throw new Error("the tenant is not found");
+    const secrets = liveKeys(ingest, new Date());
     const now = Math.floor(Date.now() / 1000);
     const body = Buffer.from('{"hello":"world"}');
     const request = { id: "msg_rotation", timestamp: String(now), body };
     expect(() => verifySignature({ ...request, signatureHeader: sign(oldSecret, request.id, now, body) }, secrets, now)).not.toThrow();
-    expect(() => verifySignature({ ...request, signatureHeader: sign(row.secret, request.id, now, body) }, secrets, now)).not.toThrow();
+    expect(() => verifySignature({ ...request, signatureHeader: sign(String(line?.secret), request.id, now, body) }, secrets, now)).not.toThrow();
   });
 
   it("rotate-secret takes the dashboard's grace bound: 720 hours, and 721 is refused without rotating", async () => {
@@ -145,7 +149,8 @@ describe("tidemark tenant", () => {
     const refused = await tidemark("tenant", "rotate-secret", "--slug", tenant.slug, "--grace-hours", "721");
     expect(refused.code).toBe(1);
     expect(errorLine(refused)).toEqual({ code: "validation_failed", message: '--grace-hours: must be at most 720 (30 days) (got "721")' });
-    expect((await pool.query("SELECT secret FROM tenants WHERE id = $1", [tenant.id])).rows).toEqual([{ secret }]);
+    const stored = (await pool.query<{ secret: string }>("SELECT secret FROM tenants WHERE id = $1", [tenant.id])).rows[0]?.secret ?? "";
+    expect(open(secretKeyring(), "webhook-secret", stored)).toBe(secret);
 
     const accepted = await tidemark("tenant", "rotate-secret", "--slug", tenant.slug, "--grace-hours", "720");
     expect(accepted.code).toBe(0);

@@ -31,7 +31,7 @@ interface Command {
   synopsis: string;
   options: Options;
   required: string[];
-  run(values: Values): Promise<void>;
+  run(values: Values, boot: Bootstrapped): Promise<void>;
 }
 
 class UsageError extends Error {
@@ -331,6 +331,21 @@ const COMMANDS: Record<string, Command> = {
       await emit(await removeSource(await sourceTenant(values)));
     },
   },
+  "secrets rotate-key": {
+    synopsis:
+      "secrets rotate-key   (re-encrypts every stored secret under TIDEMARK_SECRET_KEY, opening old values with TIDEMARK_PREVIOUS_SECRET_KEY; on the embedded default, under a new key it generates in .data/secret.key)",
+    options: {},
+    required: [],
+    async run(_values, boot) {
+      if (boot.secretKeyFile && boot.embedded && !boot.embedded.owned) {
+        // The running app holds the old key in memory and could not read what is sealed under the new one.
+        const { AppError } = await import("../errors.ts");
+        throw new AppError("conflict", "the embedded PostgreSQL is in use (is `npm start` running?): stop the app, rotate the key, then start it again");
+      }
+      const { rotateSecretKey } = await import("../secrets/rotate.ts");
+      await emit(await rotateSecretKey(boot.secretKeyFile));
+    },
+  },
   "user create": {
     synopsis: "user create --email E --role admin|viewer [--tenant S]... [--password P]   (no --password: one is generated and shown once)",
     options: { email: { type: "string" }, role: { type: "string" }, tenant: { type: "string", multiple: true }, password: { type: "string" } },
@@ -420,7 +435,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    await invocation.command.run(invocation.values);
+    await invocation.command.run(invocation.values, boot);
     return 0;
   } catch (error) {
     if (error instanceof OutputClosed) return 0;

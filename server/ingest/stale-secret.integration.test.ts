@@ -10,6 +10,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { db, pool } from "../db.ts";
 import { generateSecret } from "./signature.ts";
+import { secretKeyring } from "../secrets/keyring.ts";
+import { seal } from "../secrets/secret-box.ts";
 import { createTestTenant, itemEvent, postSigned, WEBHOOK_SERVERS } from "../../test/webhooks.ts";
 import type { TestServer } from "../../test/http.ts";
 
@@ -22,8 +24,8 @@ async function rotateElsewhere(tenantId: number, oldSecret: string): Promise<str
   const secret = generateSecret();
   await pool.query("UPDATE tenants SET secret = $2, previous_secret = $3, previous_secret_expires_at = now() + interval '1 day' WHERE id = $1", [
     tenantId,
-    secret,
-    oldSecret,
+    seal(secretKeyring(), "webhook-secret", secret),
+    seal(secretKeyring(), "webhook-secret", oldSecret),
   ]);
   return secret;
 }

@@ -24,8 +24,13 @@
  *   tenant and is checked again (revalidateIngestTenant), at most once per
  *   slug per REVALIDATE_AFTER_MS in each process, so a flood of bad
  *   signatures costs the database one query per second, not one per post.
- * - HMAC keys are decoded once per secret per process (the shared entry holds
- *   the row; the decoded keys cannot travel through JSON).
+ * - Secrets are stored sealed (server/secrets/secret-box.ts) and stay sealed
+ *   everywhere but in this process's memory: the shared cache (Redis, when
+ *   configured) holds the row as stored, ciphertext, so a dump of Redis is
+ *   no more use for signing than a dump of PostgreSQL. Each sealed secret is
+ *   opened and decoded into its HMAC key once per process (the key memo,
+ *   keyed by the ciphertext), so the webhook hot path pays no AES per
+ *   request; a rotation stores a new ciphertext, which misses the memo.
  * - The negative cache and the key memo live on globalThis: the production
  *   server's webhook fast path and the Next.js bundle load this module
  *   separately, and must share them.
@@ -37,6 +42,8 @@ import { Cache } from "../cache/cache.ts";
 import { jitterDown, type Random } from "../lib/jitter.ts";
 import { SLUG_PATTERN } from "../schemas/tenant.ts";
 import { signingKey } from "./signature.ts";
+import { secretKeyring } from "../secrets/keyring.ts";
+import { open } from "../secrets/secret-box.ts";
 
 export interface IngestTenant {
   id: number;
@@ -44,28 +51,16 @@ export interface IngestTenant {
   ratePerSecond: number;
   burst: number;
   dailyQuota: number | null;
-  secret: string;
-  previousSecret: string | null;
   previousSecretExpiresAt: Date | null;
-  /** signingKey(secret) and signingKey(previousSecret), decoded when the entry was loaded. */
+  /** The HMAC keys of the current and the previous secret, opened and decoded once per secret per process. */
   secretKey: KeyObject;
   previousSecretKey: KeyObject | null;
 }
 
-type Secrets = Pick<IngestTenant, "secret" | "previousSecret" | "previousSecretExpiresAt">;
-
-function previousIsLive(tenant: Secrets, now: Date): boolean {
-  return tenant.previousSecret !== null && tenant.previousSecretExpiresAt !== null && tenant.previousSecretExpiresAt > now;
-}
-
-/** The secrets that verify a signature at `now`: the current one, and the previous one during its grace period. */
-export function liveSecrets(tenant: Secrets, now: Date): string[] {
-  return previousIsLive(tenant, now) ? [tenant.secret, tenant.previousSecret as string] : [tenant.secret];
-}
-
-/** liveSecrets as their HMAC keys. */
+/** The HMAC keys that verify a signature at `now`: the current secret's, and the previous one's during its grace period. */
 export function liveKeys(tenant: IngestTenant, now: Date): KeyObject[] {
-  return previousIsLive(tenant, now) && tenant.previousSecretKey ? [tenant.secretKey, tenant.previousSecretKey] : [tenant.secretKey];
+  const previousIsLive = tenant.previousSecretKey !== null && tenant.previousSecretExpiresAt !== null && tenant.previousSecretExpiresAt > now;
+  return previousIsLive && tenant.previousSecretKey ? [tenant.secretKey, tenant.previousSecretKey] : [tenant.secretKey];
 }
 
 const NEGATIVE_TTL_MS = 1_000;
@@ -76,19 +71,26 @@ export const REVALIDATE_AFTER_MS = 1_000;
 /** Decoded keys kept per process, at most (a few per tenant); beyond it the oldest is decoded again when needed. */
 const KEY_MEMO_MAX = 20_000;
 
-/** The row as the shared cache holds it (JSON). */
-type TenantRow = Omit<IngestTenant, "secretKey" | "previousSecretKey" | "previousSecretExpiresAt"> & { previousSecretExpiresAt: string | null };
+/** The row as the shared cache holds it (JSON): the secrets as stored, sealed. */
+type TenantRow = Omit<IngestTenant, "secretKey" | "previousSecretKey" | "previousSecretExpiresAt"> & {
+  secret: string;
+  previousSecret: string | null;
+  previousSecretExpiresAt: string | null;
+};
 
 interface LocalState {
   /** Unknown slugs and until when; insertion order is age order. */
   unknown: Map<string, number>;
   /** When each slug was last revalidated; insertion order is age order. */
   revalidated: Map<string, number>;
+  /** HMAC keys by the sealed secret they were opened from. */
   keys: Map<string, KeyObject>;
+  /** Sealed secrets opened so far (AES-GCM decryptions). */
+  opened: number;
 }
 
 const globalForTenants = globalThis as unknown as { tidemarkTenantLookup?: LocalState };
-const local: LocalState = (globalForTenants.tidemarkTenantLookup ??= { unknown: new Map(), revalidated: new Map(), keys: new Map() });
+const local: LocalState = (globalForTenants.tidemarkTenantLookup ??= { unknown: new Map(), revalidated: new Map(), keys: new Map(), opened: 0 });
 
 const tenants = new Cache<TenantRow | null>("tenant", { ttlMs: env.TENANT_CACHE_TTL_MS, staleMs: env.TENANT_CACHE_TTL_MS });
 
@@ -121,21 +123,28 @@ async function loadRow(slug: string): Promise<TenantRow | null> {
   return row ? { ...row, previousSecretExpiresAt: row.previousSecretExpiresAt?.toISOString() ?? null } : null;
 }
 
-function keyOf(secret: string): KeyObject {
-  let key = local.keys.get(secret);
+function keyOf(sealed: string): KeyObject {
+  let key = local.keys.get(sealed);
   if (!key) {
-    key = signingKey(secret);
-    rememberBounded(local.keys, secret, key, KEY_MEMO_MAX);
+    key = signingKey(open(secretKeyring(), "webhook-secret", sealed));
+    local.opened++;
+    rememberBounded(local.keys, sealed, key, KEY_MEMO_MAX);
   }
   return key;
 }
 
+/** How many sealed secrets this process has decrypted so far (once per secret, not per request). */
+export function secretsOpened(): number {
+  return local.opened;
+}
+
 function toTenant(row: TenantRow): IngestTenant {
+  const { secret, previousSecret, previousSecretExpiresAt, ...rest } = row;
   return {
-    ...row,
-    previousSecretExpiresAt: row.previousSecretExpiresAt === null ? null : new Date(row.previousSecretExpiresAt),
-    secretKey: keyOf(row.secret),
-    previousSecretKey: row.previousSecret ? keyOf(row.previousSecret) : null,
+    ...rest,
+    previousSecretExpiresAt: previousSecretExpiresAt === null ? null : new Date(previousSecretExpiresAt),
+    secretKey: keyOf(secret),
+    previousSecretKey: previousSecret ? keyOf(previousSecret) : null,
   };
 }
 

@@ -7,12 +7,16 @@
  *
  * A tenant and its scheduler row are created in one transaction, so the fair
  * scheduler never meets a tenant it cannot schedule. Secrets are returned
- * only by create and rotate (shown once); list never returns them.
+ * only by create and rotate (shown once); list never returns them. They are
+ * stored sealed (server/secrets/secret-box.ts, AES-256-GCM under
+ * TIDEMARK_SECRET_KEY): the row alone does not give the secret.
  */
 import { db } from "../db.ts";
 import { AppError } from "../errors.ts";
 import { forgetTenant } from "../ingest/tenant-lookup.ts";
 import { generateSecret } from "../ingest/signature.ts";
+import { secretKeyring } from "../secrets/keyring.ts";
+import { open, seal } from "../secrets/secret-box.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import { DEFAULT_QUOTAS, DEFAULT_ROTATION_GRACE_HOURS, ZCreateTenantInput, ZQuotas, type TCreateTenantInput, type TQuotas } from "../schemas/tenant.ts";
 
@@ -42,7 +46,7 @@ export async function createTenant(input: TCreateTenantInput): Promise<{ tenant:
   const secret = generateSecret();
   try {
     const tenant = await db.tenant.create({
-      data: { slug, name: name ?? slug, secret, ...DEFAULT_QUOTAS, ...quotas, schedule: { create: {} } },
+      data: { slug, name: name ?? slug, secret: seal(secretKeyring(), "webhook-secret", secret), ...DEFAULT_QUOTAS, ...quotas, schedule: { create: {} } },
       select: publicFields,
     });
     // A post to this slug may have been answered "unknown tenant" and cached as such.
@@ -100,14 +104,25 @@ export async function findTenants(slugs: readonly string[]): Promise<PublicTenan
 export async function rotateSecret(slug: string, graceMs = DEFAULT_ROTATION_GRACE_MS): Promise<{ secret: string; previousValidUntil: Date }> {
   const secret = generateSecret();
   const previousValidUntil = new Date(Date.now() + graceMs);
+  // The current secret moves to previous as it is stored, sealed; only the new one is sealed here.
   const updated = await db.$executeRaw`
     UPDATE tenants
        SET previous_secret = secret, previous_secret_expires_at = ${previousValidUntil},
-           secret = ${secret}, updated_at = now()
+           secret = ${seal(secretKeyring(), "webhook-secret", secret)}, updated_at = now()
      WHERE slug = ${slug}`;
   if (updated === 0) throw noSuchTenant(slug);
   await forgetTenant(slug);
   return { secret, previousValidUntil };
+}
+
+/**
+ * The current secret of a tenant, opened, or null when there is no such
+ * tenant: for the local simulator (`npm run sim -- push` without --secret),
+ * which signs as the tenant. Never shown by the CLI or the API.
+ */
+export async function readTenantSecret(slug: string): Promise<string | null> {
+  const row = await db.tenant.findUnique({ where: { slug }, select: { secret: true } });
+  return row ? open(secretKeyring(), "webhook-secret", row.secret) : null;
 }
 
 export async function updateQuotas(slug: string, quotas: Partial<TQuotas>): Promise<PublicTenant> {
