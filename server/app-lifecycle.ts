@@ -17,12 +17,15 @@
  * and must share one worker and one list of drains.
  *
  * A worker that cannot start does not stop the web app: ingestion needs no
- * worker, and the events wait for one.
+ * worker, and the events wait for one. Its start is retried with backoff
+ * until it runs (server/worker/start-retry.ts), and /api/health answers 503
+ * meanwhile.
  */
 import { Collector, collectorOptionsFromEnv } from "./collector/collector.ts";
 import { env } from "./env.ts";
 import { flushWebhookAnswers } from "./ingest/webhook-answers.ts";
 import { log } from "./log.ts";
+import { startWithRetry } from "./worker/start-retry.ts";
 import { Worker, workerOptionsFromEnv } from "./worker/worker.ts";
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -65,7 +68,7 @@ async function start(): Promise<Worker | null> {
   process.on("SIGINT", shutdown);
   process.on("SIGTERM", shutdown);
   collector?.start();
-  if (worker) await worker.start();
+  if (worker) await startWithRetry(worker, { stopped: () => stopping });
   return worker;
 }
 

@@ -5,10 +5,26 @@
  * through the same pool with `sql`, so that ON CONFLICT, SKIP LOCKED and
  * array parameters are written as PostgreSQL means them. Both share the pool
  * size limit. The globalThis guard keeps one pool across Next.js hot reloads.
+ *
+ * A PostgreSQL that stalls costs a bounded wait, never a pile-up. Every
+ * connection of the pool (Prisma's included: the adapter uses this pool)
+ * has:
+ * - a connect timeout (DATABASE_CONNECT_TIMEOUT_MS), which also bounds the
+ *   wait for a free connection of a full pool;
+ * - PostgreSQL's statement_timeout and idle_in_transaction_session_timeout
+ *   (DATABASE_STATEMENT_TIMEOUT_MS, DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS),
+ *   so the server ends what runs or idles too long and releases its locks;
+ * - a client-side read timeout CLIENT_GRACE_MS beyond the statement timeout,
+ *   for a server (or network) that does not answer at all, after which the
+ *   connection is discarded;
+ * - TCP keepalive (DATABASE_KEEPALIVE_MS), so a vanished peer is noticed.
+ * At most DATABASE_POOL_MAX_WAITING requests wait for a connection; one more
+ * is refused at once with DatabaseUnavailableError (a 503 at the edges).
  */
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { env, isBuildPhase, requireDatabaseUrl } from "./env.ts";
+import { DatabaseUnavailableError } from "./errors.ts";
 import { PrismaClient } from "./generated/prisma/client.ts";
 import { log } from "./log.ts";
 
@@ -21,15 +37,60 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (text) => {
   return value;
 });
 
+/** How long past the statement timeout the client waits for an answer before it gives the connection up. */
+const CLIENT_GRACE_MS = 5_000;
+
+/** The timeouts and keepalive every connection gets (the pool's and the LISTEN one). */
+function connectionOptions() {
+  return {
+    connectionTimeoutMillis: env.DATABASE_CONNECT_TIMEOUT_MS,
+    statement_timeout: env.DATABASE_STATEMENT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    query_timeout: env.DATABASE_STATEMENT_TIMEOUT_MS + CLIENT_GRACE_MS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: env.DATABASE_KEEPALIVE_MS,
+  };
+}
+
+/** True for pg's client-side read timeout: the connection is in an unknown state and must not be reused. */
+export function isReadTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === "Query read timeout";
+}
+
+type ConnectCallback = (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void;
+
+/**
+ * Refuses a connection request at once when the pool is full, none is idle
+ * and `maxWaiting` requests already wait: under a stalled database the
+ * queue (and the memory and time of everyone in it) stays bounded. pg-pool's
+ * own query() goes through connect(), so this covers it and Prisma's adapter.
+ */
+function boundWaiting(pool: pg.Pool, max: number, maxWaiting: number): void {
+  const connect = pool.connect.bind(pool) as (callback?: ConnectCallback) => Promise<pg.PoolClient> | undefined;
+  const bounded = (callback?: ConnectCallback) => {
+    if (pool.idleCount === 0 && pool.totalCount >= max && pool.waitingCount >= maxWaiting) {
+      const error = new DatabaseUnavailableError(
+        `the database pool is saturated: ${pool.waitingCount} requests already wait for one of its ${max} connections`,
+      );
+      if (!callback) return Promise.reject(error);
+      process.nextTick(() => callback(error, undefined, () => undefined));
+      return undefined;
+    }
+    return connect(callback);
+  };
+  pool.connect = bounded as typeof pool.connect;
+}
+
 function createPool(): pg.Pool {
   const pool = new pg.Pool({
     // During `next build` modules are evaluated but nothing may connect.
     connectionString: isBuildPhase ? undefined : requireDatabaseUrl(),
     max: env.DATABASE_POOL_SIZE,
-    connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     application_name: "tidemark",
+    ...connectionOptions(),
   });
+  boundWaiting(pool, env.DATABASE_POOL_SIZE, env.DATABASE_POOL_MAX_WAITING);
   // An idle client losing its connection emits here; unhandled, it would kill the process.
   pool.on("error", (error) => log.warn({ module: "db", err: error.message }, "idle database connection lost"));
   return pool;
@@ -96,10 +157,15 @@ export async function transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     await client.query("COMMIT");
     return result;
   } catch (error) {
-    await client.query("ROLLBACK").catch((rollbackError: unknown) => {
-      discard = true;
-      log.warn({ module: "db", err: (rollbackError as Error).message }, "rollback failed; discarding connection");
-    });
+    // After a read timeout the server's answer may still arrive: the connection is given up, not rolled back
+    // (closing it ends the transaction on the server).
+    if (isReadTimeout(error)) discard = true;
+    else {
+      await client.query("ROLLBACK").catch((rollbackError: unknown) => {
+        discard = true;
+        log.warn({ module: "db", err: (rollbackError as Error).message }, "rollback failed; discarding connection");
+      });
+    }
     throw error;
   } finally {
     client.release(discard);
@@ -108,7 +174,8 @@ export async function transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
 
 /** A dedicated connection outside the pool, for LISTEN; the caller ends it. */
 export function createListenClient(): pg.Client {
-  return new pg.Client({ connectionString: requireDatabaseUrl(), application_name: "tidemark-listen" });
+  // LISTEN itself returns at once and notifications are not statements, so the same timeouts apply.
+  return new pg.Client({ connectionString: requireDatabaseUrl(), application_name: "tidemark-listen", ...connectionOptions() });
 }
 
 export async function closeDatabase(): Promise<void> {

@@ -46,7 +46,7 @@ const schema = z
     /** TCP keepalive on every connection: the first probe after this long idle, so a peer that vanished is noticed. */
     DATABASE_KEEPALIVE_MS: integer(1_000, 3_600_000, 10_000),
     /** The most time one webhook spends waiting on PostgreSQL (pool, tenant lookup, insert) before it answers 503 with Retry-After. */
-    WEBHOOK_DATABASE_TIMEOUT_MS: integer(100, 60_000, 4_000),
+    WEBHOOK_DATABASE_TIMEOUT_MS: integer(100, 60_000, 3_500),
     /**
      * The key that webhook secrets and source tokens are sealed under at rest (AES-256-GCM): 32 bytes in
      * base64. Required with DATABASE_URL; without it, `npm start` keeps a generated one in .data/secret.key.

@@ -51,6 +51,15 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * PostgreSQL did not answer in time, or too many requests already wait for a
+ * pool connection: answered like an unreachable database (503, Retry-After).
+ */
+export class DatabaseUnavailableError extends Error {
+  override name = "DatabaseUnavailableError";
+  readonly code = "tidemark_database_unavailable";
+}
+
 const UNREACHABLE_NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "EAI_AGAIN", "EPIPE"]);
 // SQLSTATEs that mean "the server is not there for you right now", not "your query is wrong".
 const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
@@ -63,11 +72,15 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string") {
+    if (code === "tidemark_database_unavailable") return true;
     if (UNREACHABLE_NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith("08")) return true;
     if (PRISMA_UNAVAILABLE_CODES.has(code)) return true;
   }
   if (error instanceof AggregateError) return error.errors.some(isDatabaseUnavailable);
-  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(error.message);
+  // "Query read timeout": pg's own client-side timeout (query_timeout), a server that stopped answering.
+  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error|Query read timeout|database pool is saturated/i.test(
+    error.message,
+  );
 }
 
 export interface ErrorBody {

@@ -5,8 +5,12 @@
  *
  * cut() refuses new connections (the port is closed) and drops the open
  * ones; blackhole() accepts connections and never answers (a server that
- * hangs, or packets lost on the way); restore() forwards again, on the same
- * port, so the app's configuration does not change across the fault.
+ * hangs, or packets lost on the way); stall() is blackhole() that also
+ * keeps the open connections open but stops forwarding on them (a database
+ * that stops answering mid-query: nothing is refused, nothing comes back);
+ * restore() forwards again, on the same port, so the app's configuration
+ * does not change across the fault (connections stalled meanwhile are
+ * dropped: what they lost cannot be replayed).
  */
 import net from "node:net";
 
@@ -16,6 +20,7 @@ export interface TcpProxy {
   readonly forwarded: number;
   cut(): Promise<void>;
   blackhole(): Promise<void>;
+  stall(): Promise<void>;
   restore(): Promise<void>;
   close(): Promise<void>;
 }
@@ -26,6 +31,8 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
   let mode: Mode = "forward";
   let forwarded = 0;
   const open = new Set<net.Socket>();
+  const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  const stalled = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
     open.add(socket);
     socket.on("close", () => open.delete(socket));
@@ -37,6 +44,7 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
     track(client);
     if (mode === "blackhole") {
       client.resume();
+      stalled.add(client);
       return;
     }
     if (mode !== "forward") {
@@ -48,7 +56,12 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
     track(upstream);
     client.pipe(upstream);
     upstream.pipe(client);
-    client.on("close", () => upstream.destroy());
+    const pair = { client, upstream };
+    pairs.add(pair);
+    client.on("close", () => {
+      pairs.delete(pair);
+      upstream.destroy();
+    });
     upstream.on("close", () => client.destroy());
   });
 
@@ -93,8 +106,24 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
       dropAll();
       if (!server.listening) await listen(port);
     },
+    async stall() {
+      mode = "blackhole";
+      for (const { client, upstream } of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        // Read and drop: the bytes go nowhere, and nothing is refused.
+        client.resume();
+        upstream.resume();
+        stalled.add(client);
+        stalled.add(upstream);
+      }
+      pairs.clear();
+      if (!server.listening) await listen(port);
+    },
     async restore() {
       mode = "forward";
+      for (const socket of stalled) socket.destroy();
+      stalled.clear();
       if (!server.listening) await listen(port);
     },
     async close() {

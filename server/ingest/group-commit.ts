@@ -32,11 +32,14 @@
  *    the others are refused.
  * 5. Rows are inserted in (tenant, event id) order (store-events.ts), so
  *    concurrent groups and batches cannot deadlock.
+ * 6. Bounded: at most `maxQueued` events wait for a commit (open or closed
+ *    groups); one more is refused at once as the database being unavailable
+ *    (503), so a stalled database does not grow the queue without bound.
  *
  * The committer lives on globalThis: the fast path and the Next.js bundle
  * load this module separately, and should fill the same groups.
  */
-import { isDatabaseUnavailable } from "../errors.ts";
+import { DatabaseUnavailableError, isDatabaseUnavailable } from "../errors.ts";
 import { env } from "../env.ts";
 import type { ValidEvent } from "./envelope.ts";
 import { firstOccurrences, insertNew, keyOf, outcomesOf, storedHashes, storeRows, type StoreOutcome, type StoreRow } from "./store-events.ts";
@@ -48,6 +51,8 @@ export interface GroupCommitOptions {
   maxEvents: number;
   /** Groups committing at once, at most (each holds a pool connection while it commits). */
   maxInFlight: number;
+  /** Events waiting for a commit, at most; beyond it a request is refused at once (unbounded if omitted). */
+  maxQueued?: number;
 }
 
 interface Pending {
@@ -77,6 +82,9 @@ export class GroupCommitter {
 
   /** Stores one event with whatever else is waiting; resolves with its outcome after the commit. */
   store(tenantId: number, event: ValidEvent): Promise<StoreOutcome> {
+    if (this.options.maxQueued !== undefined && this.open.length + this.ready.length >= this.options.maxQueued) {
+      return Promise.reject(new DatabaseUnavailableError(`${this.options.maxQueued} events already wait for a commit`));
+    }
     return new Promise<StoreOutcome>((resolve, reject) => {
       this.open.push({ row: { tenantId, event }, resolve, reject });
       if (this.open.length >= this.options.maxEvents) this.close();
@@ -181,11 +189,14 @@ export class GroupCommitter {
 }
 
 export function groupCommitOptionsFromEnv(): GroupCommitOptions {
+  // Half the pool: the rest stays free for tenant lookups, the in-app workers and the batch endpoint.
+  const maxInFlight = Math.max(1, Math.floor(env.DATABASE_POOL_SIZE / 2));
   return {
     maxWaitMs: env.WEBHOOK_GROUP_COMMIT_MS,
     maxEvents: env.WEBHOOK_GROUP_MAX_EVENTS,
-    // Half the pool: the rest stays free for tenant lookups, the in-app workers and the batch endpoint.
-    maxInFlight: Math.max(1, Math.floor(env.DATABASE_POOL_SIZE / 2)),
+    maxInFlight,
+    // Ten rounds of full groups in every slot: far above any healthy queue, small enough to hold in memory.
+    maxQueued: 10 * maxInFlight * env.WEBHOOK_GROUP_MAX_EVENTS,
   };
 }
 

@@ -14,11 +14,17 @@
  * commit: a single event waits for its group commit
  * (server/ingest/group-commit.ts), a batch for its own INSERT.
  *
+ * Time spent waiting on PostgreSQL (the tenant lookup, the insert) is
+ * bounded per request by WEBHOOK_DATABASE_TIMEOUT_MS: past it, and when the
+ * pool is saturated, the answer is 503 with Retry-After (server/lib/wait-budget.ts);
+ * a stalled database is never a request that hangs.
+ *
  * Senders that use Svix send the same scheme under other names: each
  * webhook-* header may come as svix-* instead (webhook-* wins when both
  * are there), as the svix library's own verifier accepts.
  */
-import { AppError, ErrorCodes } from "../errors.ts";
+import { AppError, DatabaseUnavailableError, ErrorCodes } from "../errors.ts";
+import { WaitBudget } from "../lib/wait-budget.ts";
 import { env } from "../env.ts";
 import { errorReply, jsonReply, type HttpReply } from "../lib/http.ts";
 import { metrics } from "../metrics.ts";
@@ -61,8 +67,13 @@ function tenantNotFound(slug: string): AppError {
   return new AppError("tenant_not_found", `no tenant with slug ${JSON.stringify(slug.slice(0, 64))}`);
 }
 
+/** The request's budget for waiting on PostgreSQL. */
+function databaseBudget(): WaitBudget {
+  return new WaitBudget(env.WEBHOOK_DATABASE_TIMEOUT_MS, (ms) => new DatabaseUnavailableError(`PostgreSQL did not answer within ${ms} ms`));
+}
+
 /** Everything up to and including signature verification and JSON parsing. */
-async function authenticate(request: WebhookRequest, slug: string, limitBytes: number): Promise<Authenticated> {
+async function authenticate(request: WebhookRequest, slug: string, limitBytes: number, budget: WaitBudget): Promise<Authenticated> {
   if (!isJsonContentType(request.header("content-type"))) {
     throw new AppError("unsupported_media_type", "Content-Type must be application/json");
   }
@@ -70,7 +81,7 @@ async function authenticate(request: WebhookRequest, slug: string, limitBytes: n
   const timestamp = signedHeader(request, "timestamp");
   const signatureHeader = signedHeader(request, "signature");
 
-  let tenant = await findIngestTenant(slug);
+  let tenant = await budget.run(findIngestTenant(slug));
   if (!tenant) throw tenantNotFound(slug);
 
   const body = await request.readBody(limitBytes);
@@ -82,7 +93,7 @@ async function authenticate(request: WebhookRequest, slug: string, limitBytes: n
   } catch (error) {
     if (!(error instanceof AppError && error.code === "invalid_signature")) throw error;
     // The cached secrets may be stale: rotated by another process since this one cached them.
-    const fresh = await revalidateIngestTenant(slug);
+    const fresh = await budget.run(revalidateIngestTenant(slug));
     if (!fresh || fresh === tenant) throw error;
     tenant = fresh;
     verifySignature(signed, liveKeys(tenant, now), nowSeconds);
@@ -107,12 +118,13 @@ function answerOf(error: unknown): WebhookAnswer | null {
 /** POST /api/webhooks/{tenant}: one event, whose id is the webhook-id header. */
 export async function handleWebhook(request: WebhookRequest, slug: string): Promise<HttpReply> {
   let tenant: IngestTenant | undefined;
+  const budget = databaseBudget();
   try {
-    const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BODY_BYTES);
+    const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BODY_BYTES, budget);
     tenant = authenticated.tenant;
     const event = parseEvent(authenticated.webhookId, authenticated.json);
     await admit(tenant, 1);
-    const outcome = await groupCommitter().store(tenant.id, event);
+    const outcome = await budget.run(groupCommitter().store(tenant.id, event));
     if (outcome === "conflict") {
       throw new AppError("conflict", `event ${authenticated.webhookId} was already stored with a different payload`);
     }
@@ -142,8 +154,9 @@ type BatchResult =
 export async function handleBatchWebhook(request: WebhookRequest, slug: string): Promise<HttpReply> {
   let tenant: IngestTenant | undefined;
   let validCount = 0;
+  const budget = databaseBudget();
   try {
-    const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BATCH_BYTES);
+    const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BATCH_BYTES, budget);
     tenant = authenticated.tenant;
     const { json } = authenticated;
     const batch = ZBatchBody.safeParse(json);
@@ -170,9 +183,11 @@ export async function handleBatchWebhook(request: WebhookRequest, slug: string):
 
     validCount = valid.length;
     await admit(tenant, valid.length);
-    const outcomes = await storeEvents(
-      tenant.id,
-      valid.map(({ event }) => event),
+    const outcomes = await budget.run(
+      storeEvents(
+        tenant.id,
+        valid.map(({ event }) => event),
+      ),
     );
     valid.forEach(({ index, event }, i) => {
       results[index] = { id: event.eventId, status: outcomes[i] as StoreOutcome };

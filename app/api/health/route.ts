@@ -1,4 +1,4 @@
-// Liveness and readiness: 200 when PostgreSQL answers, 503 when it does not. Redis is reported, not required.
+// Liveness and readiness: 200 when PostgreSQL answers and the in-app workers are not failing to start, 503 otherwise. Redis is reported, not required.
 import { checkHealth } from "@/server/health.ts";
 import { jsonResponse } from "@/server/lib/http.ts";
 
