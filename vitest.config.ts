@@ -23,6 +23,8 @@ export default defineConfig({
           include: ["{server,components,app}/**/*.test.{ts,tsx}"],
           exclude: ["**/*.integration.test.ts", "node_modules/**"],
           env: { NODE_ENV: "test", TIDEMARK_SECRET_KEY: TEST_SECRET_KEY },
+          // A hang guard, not a speed goal: property runs take seconds when the 2 cores are busy.
+          testTimeout: 30_000,
         },
       },
       {
