@@ -48,6 +48,9 @@ export async function* exportItems(tenantId: number, options: ExportOptions = {}
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     open = true;
+    // The snapshot stays open while the consumer reads at its own pace (stdout with backpressure), so the
+    // pool's idle-in-transaction timeout does not apply: a read-only transaction holds no row locks.
+    await client.query("SET LOCAL idle_in_transaction_session_timeout = 0");
     // Item ids are at least one character long, so every id sorts after "".
     let after = "";
     for (;;) {
