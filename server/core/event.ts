@@ -9,6 +9,7 @@
  * one definition of an event and of its outcomes.
  */
 import { z } from "zod";
+import { ZStorableText } from "../schemas/text.ts";
 
 export const EVENT_TYPES = ["item.created", "item.updated", "item.deleted"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -51,22 +52,8 @@ const ZTimestamp = z.iso
   .refine((text) => !text.startsWith("0000"), "must be in the years 0001–9999")
   .refine((text) => !/[+-](?:1[6-9]|[2-9]\d):\d\d$/.test(text), "must have a UTC offset of at most ±15:59");
 
-/** Why PostgreSQL's text and jsonb would refuse `text`, or null if they can hold it. */
-export function unstorableText(text: string): string | null {
-  if (text.includes("\u0000")) return "must not contain the NUL character (U+0000)";
-  if (/\p{Cs}/u.test(text)) return "must not contain a lone surrogate (invalid UTF-16)";
-  return null;
-}
-
 /** PostgreSQL text and jsonb cannot hold U+0000 or a lone surrogate; refusing them here makes them a 422, not a failed insert. */
-const ZText = (max: number) =>
-  z
-    .string()
-    .max(max)
-    .superRefine((text, context) => {
-      const problem = unstorableText(text);
-      if (problem) context.addIssue({ code: "custom", message: problem });
-    });
+const ZText = ZStorableText;
 
 /** An item's full state at a version: the `data` of a created or updated event. */
 export const ZItemState = z.object({
