@@ -125,7 +125,8 @@ export const createCallerFactory = t.createCallerFactory;
 const storableInput = t.middleware(async ({ getRawInput, next }) => {
   const found = findUnstorable(await getRawInput());
   if (found) {
-    const cause = new z.ZodError([{ code: "custom", path: found.path, message: found.message, input: undefined }]);
+    // ZodRealError, an Error, so tRPC keeps it as the cause for errorFormatter (z.ZodError is not one).
+    const cause = new z.ZodRealError([{ code: "custom", path: found.path, message: found.message, input: undefined }]);
     throw new TRPCError({ code: "BAD_REQUEST", message: `${found.path.join(".") || "input"}: ${found.message}`, cause });
   }
   return next();
