@@ -4,14 +4,18 @@
  * runCommand): item ids are the tenant's own; values PostgreSQL would refuse
  * are 4xx naming the field (in a batch, that event alone); a malformed
  * session cookie signs the visitor out; a path that does not decode is a
- * 400 or 404; a tRPC batch and a series are bounded.
+ * 400 (the production server answers it before Next.js, which would answer
+ * 500) or 404; a tRPC batch and a series are bounded.
  */
+import type http from "node:http";
+import type { AddressInfo } from "node:net";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { POST as signInRoute } from "../app/api/auth/sign-in/route.ts";
 import { POST as signOutRoute } from "../app/api/auth/sign-out/route.ts";
 import { GET as trpcGet, POST as trpcPost } from "../app/api/trpc/[trpc]/route.ts";
 import { runCommand } from "../server/cli/tidemark.ts";
+import { createWebhookServer } from "../server/http/fast-path.ts";
 import { SESSION_COOKIE, createSession } from "../server/auth/session.ts";
 import { createUser } from "../server/auth/users.ts";
 import { pool } from "../server/db.ts";
@@ -100,6 +104,43 @@ describe.each(WEBHOOK_SERVERS)("webhooks on the $name", ({ start }) => {
       const response = await fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
       expect([400, 404]).toContain(response.status);
     }
+  });
+});
+
+describe("the production server in front of Next.js (createWebhookServer)", () => {
+  let server: http.Server;
+  let url = "";
+  const reachedNext: string[] = [];
+  beforeAll(async () => {
+    // Stands in for Next.js 16, which answers a path that does not decode with a 500 (e2e/any-input.spec.ts sees it).
+    server = createWebhookServer((request, response) => {
+      reachedNext.push(request.url ?? "");
+      response.writeHead(500).end("Internal Server Error");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it.each([
+    ["POST", "/api/webhooks/%E0%A4%A"],
+    ["POST", "/api/webhooks/%E0%A4%A/batch"],
+    ["GET", "/tenants/%ED%A0%80"],
+    ["GET", "/tenants/x/items/%"],
+    ["GET", "/%C0%AF?x=1"],
+  ])("answers %s %s, whose path does not decode, with a 400 of its own: Next.js never sees it", async (method, path) => {
+    const response = await fetch(`${url}${path}`, { method, ...(method === "POST" ? { headers: { "content-type": "application/json" }, body: "{}" } : {}) });
+    expect(response.status).toBe(400);
+    expect((await response.json()).error.code).toBe("bad_request");
+    expect(reachedNext).toEqual([]);
+  });
+
+  it("hands paths that decode, and queries that do not, to Next.js", async () => {
+    await fetch(`${url}/tenants/%C3%BC?q=%E0%A4%A`);
+    expect(reachedNext).toEqual(["/tenants/%C3%BC?q=%E0%A4%A"]);
   });
 });
 

@@ -548,7 +548,7 @@ const arbInvocation = fc.constantFrom(...CLI_COMMANDS).chain((command) => {
 });
 
 describe("the admin CLI", () => {
-  it("exits 0, 2, or 1 with a deliberate error for any command and flags, and stores nothing when it refuses (150 runs)", async () => {
+  it("exits 0, 2, or 1 with a deliberate error for any command and flags, and stores nothing when it refuses (600 runs)", async () => {
     await fc.assert(
       fc.asyncProperty(arbInvocation, async ([command, flags]) => {
         cases++;
@@ -559,7 +559,7 @@ describe("the admin CLI", () => {
         if (code === 1 && (error?.code === "internal" || error === undefined)) throw new Error(`internal error for ${JSON.stringify(argv)}: ${error?.message}`);
         if (code !== 0) expect(await digest()).toBe(before);
       }),
-      { numRuns: 150, seed: SEED },
+      { numRuns: 600, seed: SEED },
     );
     expect(count("CLI exit", 0)).toBeGreaterThan(5);
     expect(count("CLI exit", "1:validation_failed")).toBeGreaterThan(5);
