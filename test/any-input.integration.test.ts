@@ -7,7 +7,7 @@
  * 400 (the production server answers it before Next.js, which would answer
  * 500) or 404; a tRPC batch and a series are bounded.
  */
-import type http from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ import { POST as signInRoute } from "../app/api/auth/sign-in/route.ts";
 import { POST as signOutRoute } from "../app/api/auth/sign-out/route.ts";
 import { GET as trpcGet, POST as trpcPost } from "../app/api/trpc/[trpc]/route.ts";
 import { runCommand } from "../server/cli/tidemark.ts";
+import { PageFailure, fetchPage } from "../server/collector/page.ts";
 import { createWebhookServer } from "../server/http/fast-path.ts";
 import { SESSION_COOKIE, createSession } from "../server/auth/session.ts";
 import { createUser } from "../server/auth/users.ts";
@@ -108,7 +109,7 @@ describe.each(WEBHOOK_SERVERS)("webhooks on the $name", ({ start }) => {
 });
 
 describe("the production server in front of Next.js (createWebhookServer)", () => {
-  let server: http.Server;
+  let server: Server;
   let url = "";
   const reachedNext: string[] = [];
   beforeAll(async () => {
@@ -240,6 +241,27 @@ describe("the dashboard's edges", () => {
     expect((await refused.json()).error.json.data.zodError.fieldErrors.bucket).toEqual([expect.stringContaining("at most 2,000 points")]);
     // 400 days of 1-minute buckets (576,000 points) was served on request before the cap.
     expect((await query("stats.series", { tenant: "any-input", from, to: new Date(from.getTime() + 400 * 86_400_000), bucket: "1m" })).status).toBe(400);
+  });
+});
+
+describe("a pulled page (the collector's fetch from a tenant's API)", () => {
+  it.each([
+    ["NUL", "c\u0000"],
+    ["a lone surrogate (it would be stored as U+FFFD and sent back changed)", "c\ud800"],
+  ])("with %s in next_cursor is malformed: it backs off instead of failing the commit", async (_, cursor) => {
+    const upstream = createServer((_request, response) => {
+      response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ events: [], next_cursor: cursor, has_more: true }));
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/events`;
+      const failure = await fetchPage({ url, cursor: null, limit: 10, token: null, timeoutMs: 5_000, maxBytes: 1_000_000 }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(PageFailure);
+      expect(failure).toMatchObject({ kind: "malformed", message: expect.stringContaining("next_cursor") });
+    } finally {
+      upstream.closeAllConnections();
+      await new Promise((resolve) => upstream.close(resolve));
+    }
   });
 });
 
