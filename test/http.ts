@@ -50,7 +50,8 @@ export async function serve(routes: Route[]): Promise<TestServer> {
     try {
       params = Object.fromEntries(match.candidate.names.map((name, i) => [name, decodeURIComponent(match.found?.[i + 1] ?? "")]));
     } catch {
-      // A segment whose percent-encoding does not decode: Next.js answers 400 (its DecodeError) before any handler runs.
+      // A segment whose percent-encoding does not decode never reaches a handler: the production server answers 400
+      // (server/http/fast-path.ts) before Next.js, which would answer 500 (docs/design.md, Known gaps).
       res.writeHead(400).end();
       return;
     }
