@@ -46,7 +46,15 @@ export async function serve(routes: Route[]): Promise<TestServer> {
       res.writeHead(404).end();
       return;
     }
-    const params = Object.fromEntries(match.candidate.names.map((name, i) => [name, decodeURIComponent(match.found?.[i + 1] ?? "")]));
+    let params: Record<string, string>;
+    try {
+      params = Object.fromEntries(match.candidate.names.map((name, i) => [name, decodeURIComponent(match.found?.[i + 1] ?? "")]));
+    } catch {
+      // A segment whose percent-encoding does not decode never reaches a handler: the production server answers 400
+      // (server/http/fast-path.ts) before Next.js, which would answer 500 (docs/design.md, Known gaps).
+      res.writeHead(400).end();
+      return;
+    }
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
       if (typeof value === "string") headers.set(name, value);
@@ -72,7 +80,7 @@ export async function serve(routes: Route[]): Promise<TestServer> {
       res.writeHead(599).end(String(error));
     }
   };
-  // Anything thrown outside the try above (a malformed path's percent-encoding) is still an answer, never an unhandled rejection.
+  // Anything thrown outside the try above is still an answer, never an unhandled rejection.
   const server = http.createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(599);

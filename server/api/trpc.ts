@@ -24,6 +24,7 @@ import { SESSION_COOKIE, readCookie, userForSession, type SessionUser } from "..
 import { AppError, isDatabaseUnavailable } from "../errors.ts";
 import { log } from "../log.ts";
 import { ZTenantSlug } from "../schemas/tenant.ts";
+import { findUnstorable } from "../schemas/text.ts";
 import { noSuchTenant, tenantBySlug, type PublicTenant } from "../tenants/service.ts";
 import { maySee, seesEveryTenant } from "../tenants/visibility.ts";
 
@@ -115,7 +116,33 @@ const errorMapping = t.middleware(async ({ next }) => {
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-export const publicProcedure = t.procedure.use(errorMapping);
+/**
+ * Refuses, as a BAD_REQUEST naming the field, any input holding a string
+ * PostgreSQL could not store (NUL, a lone surrogate), at any depth, keys
+ * included: for every procedure at once, so no search box, cursor or name
+ * can reach a query the database would fail.
+ */
+const storableInput = t.middleware(async ({ getRawInput, next }) => {
+  const found = findUnstorable(await getRawInput());
+  if (found) {
+    // ZodRealError, an Error, so tRPC keeps it as the cause for errorFormatter (z.ZodError is not one).
+    const cause = new z.ZodRealError([{ code: "custom", path: found.path, message: found.message, input: undefined }]);
+    throw new TRPCError({ code: "BAD_REQUEST", message: `${found.path.join(".") || "input"}: ${found.message}`, cause });
+  }
+  return next();
+});
+
+/** The most calls one tRPC batch request may hold (the client's httpBatchLink sends at most as many): a bigger one is a 400. */
+export const MAX_BATCH_CALLS = 10;
+
+/** A 400 AppError when `url` is a tRPC batch of more than MAX_BATCH_CALLS calls, before any is parsed or run. */
+export function assertBatchSize(url: URL): void {
+  if (url.searchParams.get("batch") !== "1") return;
+  const calls = url.pathname.slice(url.pathname.lastIndexOf("/") + 1).split(",").length;
+  if (calls > MAX_BATCH_CALLS) throw new AppError("bad_request", `a batch may hold at most ${MAX_BATCH_CALLS} calls; this one has ${calls}`);
+}
+
+export const publicProcedure = t.procedure.use(errorMapping).use(storableInput);
 
 /** Signed in: ctx.user is set. */
 export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {

@@ -3,12 +3,13 @@
  * this site (a cross-site POST carrying our cookie is refused: CSRF), whether
  * it arrived over HTTPS (cookies are then Secure), and the client address
  * (for the per-IP sign-in limit); and the two shapes every auth form post
- * shares: its body (same-origin JSON of at most 16 KiB) and the answer that
- * sets a new session's cookie.
+ * shares: its body (same-origin JSON of at most 16 KiB, no text the database
+ * cannot store) and the answer that sets a new session's cookie.
  */
 import { AppError } from "../errors.ts";
 import { parseJson, readBodyWithLimit, requireJsonContentType } from "../lib/body.ts";
 import { jsonResponse } from "../lib/http.ts";
+import { findUnstorable } from "../schemas/text.ts";
 import { sessionCookie } from "./session.ts";
 
 /** A form post is a few fields: anything larger is not one. */
@@ -42,7 +43,14 @@ export function clientIp(request: Request): string {
 export async function readFormPost(request: Request): Promise<unknown> {
   assertSameOrigin(request);
   requireJsonContentType(request);
-  return parseJson(await readBodyWithLimit(request, FORM_LIMIT_BYTES));
+  const body = parseJson(await readBodyWithLimit(request, FORM_LIMIT_BYTES));
+  // Text the database cannot hold (NUL, a lone surrogate) is refused here, naming the field, before any lookup.
+  const found = findUnstorable(body);
+  if (found) {
+    const path = found.path.join(".") || "(body)";
+    throw new AppError("bad_request", `${path}: ${found.message}`, { details: [{ path, message: found.message }] });
+  }
+  return body;
 }
 
 /** The answer to a post that started a session: 200, with the session's cookie. */

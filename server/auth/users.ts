@@ -61,10 +61,16 @@ export async function listUsers() {
 /** Replaces the user's memberships with exactly `tenantSlugs`. */
 export async function setMemberships(userId: number, tenantSlugs: string[]): Promise<void> {
   const tenants = await findTenants(tenantSlugs);
-  await db.$transaction([
-    db.membership.deleteMany({ where: { userId } }),
-    db.membership.createMany({ data: tenants.map((tenant) => ({ userId, tenantId: tenant.id })) }),
-  ]);
+  try {
+    await db.$transaction([
+      db.membership.deleteMany({ where: { userId } }),
+      db.membership.createMany({ data: tenants.map((tenant) => ({ userId, tenantId: tenant.id })) }),
+    ]);
+  } catch (error) {
+    // The memberships' foreign key refused the user: there is no such user (or it was deleted meanwhile).
+    if ((error as { code?: unknown }).code === "P2003") throw new AppError("not_found", "no such user");
+    throw error;
+  }
 }
 
 /** Deletes a user (and with it their sessions); the last admin cannot be deleted, nor can one delete oneself. */

@@ -13,12 +13,15 @@
  * after bootstrap(), because server/env.ts reads DATABASE_URL when first
  * imported and bootstrap may set it (the embedded PostgreSQL).
  */
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { z } from "zod";
 // Client-safe schemas (zod only): importing them reads no configuration, so they may load before bootstrap().
 import { DEFAULT_ROTATION_GRACE_HOURS, MAX_ROTATION_GRACE_HOURS, ZCreateTenantInput, ZGraceHours, ZQuotas, ZTenantSlug } from "../schemas/tenant.ts";
 import { ZCreateUserInput } from "../schemas/user.ts";
 import { ZSetSourceInput } from "../schemas/source.ts";
+import { findUnstorable } from "../schemas/text.ts";
 import { BootstrapError, bootstrap, type Bootstrapped } from "./bootstrap.ts";
 
 // Results own stdout; the server's log lines go to stderr.
@@ -48,7 +51,11 @@ process.stdout.on("error", (error) => {
   stdoutError = error;
 });
 
+/** Where result lines go: stdout, unless a test runs commands in process (runCommand). */
+let capture: ((line: string) => void) | null = null;
+
 async function emit(record: object): Promise<void> {
+  if (capture) return capture(JSON.stringify(record));
   if (stdoutError) throw new OutputClosed();
   if (process.stdout.write(`${JSON.stringify(record)}\n`)) return;
   await new Promise<void>((resolve, reject) => {
@@ -396,6 +403,9 @@ function parseInvocation(argv: string[]): Invocation | "help" {
   }
   const missing = command.required.filter((flag) => values[flag] === undefined);
   if (missing.length > 0) throw new UsageError(`${name}: missing ${missing.map((flag) => `--${flag}`).join(", ")}`);
+  // Text the database cannot hold (a lone surrogate; NUL, where argv can carry it) is refused naming the flag, before anything starts.
+  const unstorable = findUnstorable(values);
+  if (unstorable) throw new UsageError(`${name}: --${String(unstorable.path[0])}: ${unstorable.message}`);
   return { command, values };
 }
 
@@ -411,6 +421,33 @@ async function describeError(error: unknown, values: Values = {}): Promise<Error
   if (error instanceof AppError) return { code: error.code, message: error.message };
   if (isDatabaseUnavailable(error)) return { code: "unavailable", message: `the database is unavailable: ${(error as Error).message}` };
   return { code: "internal", message: error instanceof Error ? error.message : String(error) };
+}
+
+/**
+ * Runs one invocation in this process, after bootstrap, on the server's own
+ * clients (left open): what `main` runs between start-up and shut-down, for
+ * tests that sweep the flags. Result lines go to `lines`; returns the exit
+ * status and, for 1, the error line.
+ */
+export async function runCommand(argv: string[], lines: string[] = []): Promise<{ code: 0 | 1 | 2; error?: ErrorLine }> {
+  let invocation: Invocation | "help";
+  try {
+    invocation = parseInvocation(argv);
+  } catch (error) {
+    if (error instanceof UsageError) return { code: 2 };
+    throw error;
+  }
+  if (invocation === "help") return { code: 2 };
+  capture = (line) => lines.push(line);
+  try {
+    await invocation.command.run(invocation.values);
+    return { code: 0 };
+  } catch (error) {
+    if (error instanceof UsageError) return { code: 2 };
+    return { code: 1, error: await describeError(error, invocation.values) };
+  } finally {
+    capture = null;
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -460,9 +497,12 @@ function flushed(stream: NodeJS.WriteStream): Promise<void> {
   });
 }
 
-const code = await main(process.argv.slice(2)).catch(async (error: unknown) => {
-  process.stderr.write(`${JSON.stringify({ error: await describeError(error) })}\n`);
-  return 1;
-});
-await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
-process.exit(code);
+// Run as the entry point only: a test imports runCommand without running (or exiting) anything.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  const code = await main(process.argv.slice(2)).catch(async (error: unknown) => {
+    process.stderr.write(`${JSON.stringify({ error: await describeError(error) })}\n`);
+    return 1;
+  });
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}

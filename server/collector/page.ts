@@ -18,6 +18,7 @@ import { z } from "zod";
 import { AppError } from "../errors.ts";
 import { parseBatchEvent, MAX_BATCH_EVENTS, type ValidEvent } from "../ingest/envelope.ts";
 import { readBodyWithLimit } from "../lib/body.ts";
+import { unstorableText } from "../schemas/text.ts";
 import { log } from "../log.ts";
 import type { InvalidPulledEvent } from "./source-state.ts";
 
@@ -38,7 +39,13 @@ export class PageFailure extends Error {
 
 const ZPage = z.object({
   events: z.array(z.unknown()).max(MAX_BATCH_EVENTS, `must hold at most ${MAX_BATCH_EVENTS} events`),
-  next_cursor: z.string().min(1, "must not be empty").max(CURSOR_MAX_LENGTH, `must be at most ${CURSOR_MAX_LENGTH} characters`).nullable(),
+  // Stored as sent and sent back: text PostgreSQL cannot hold (NUL; a lone surrogate, which would be stored as U+FFFD) makes the page malformed.
+  next_cursor: z
+    .string()
+    .min(1, "must not be empty")
+    .max(CURSOR_MAX_LENGTH, `must be at most ${CURSOR_MAX_LENGTH} characters`)
+    .refine((cursor) => unstorableText(cursor) === null, "must not contain NUL or a lone surrogate")
+    .nullable(),
   has_more: z.boolean(),
 });
 

@@ -10,7 +10,8 @@ import { asStored, readItems, type TestEvent } from "../../test/events.ts";
 import { applyBatch } from "./apply.ts";
 import { modelState } from "./model.ts";
 
-const ITEMS = ["a", "b", "c"];
+// Item ids from the whole alphabet: a space, U+E000 and a character above U+FFFF, whose code-unit and code-point orders differ (refs are sorted).
+const ITEMS = ["user 42", "\ue000", "🐳"];
 const TYPES = ["item.created", "item.updated", "item.deleted"] as const;
 
 /** One event of some item's history; versions collide often so the tie-breaks are exercised. */

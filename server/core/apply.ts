@@ -18,7 +18,7 @@
  */
 import { sql, statement, type Tx } from "../db.ts";
 import { ZEventBody, type ApplyOutcome } from "./event.ts";
-import { lockSteps } from "./lock-order.ts";
+import { compareIds, lockSteps } from "./lock-order.ts";
 import { comparePrecedence, isSameChange, itemStateOf, type ItemState } from "./model.ts";
 
 export interface InboxEvent {
@@ -45,7 +45,7 @@ export interface ItemWrite extends ItemState {
 export type RowOrder = (rows: ItemWrite[]) => ItemWrite[];
 
 /** Ascending (tenant, item id), item ids by code point: PostgreSQL's order for the "C" collation of the key. */
-export const sortByKey: RowOrder = (rows) => [...rows].sort((a, b) => a.tenantId - b.tenantId || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+export const sortByKey: RowOrder = (rows) => [...rows].sort((a, b) => a.tenantId - b.tenantId || compareIds(a.itemId, b.itemId));
 
 const ITEM_COLUMNS = `$1::int[], $2::text[], $3::bigint[], $4::smallint[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::float8[]`;
 const ITEM_FIELDS = `tenant_id, item_id, version, type_rank, event_id, content_hash, deleted, name, category, value`;

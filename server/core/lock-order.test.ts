@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Tx } from "../db.ts";
-import { LOCK_ORDER, LockOrderViolation, lockSteps } from "./lock-order.ts";
+import { LOCK_ORDER, LockOrderViolation, compareIds, lockSteps } from "./lock-order.ts";
 
 const newTx = () => ({ isTransaction: true, query: async () => ({ rows: [] }) }) as unknown as Tx;
 
@@ -32,5 +32,15 @@ describe("lock order guard", () => {
     expect(at("items")).toBeLessThan(at("item_refs"));
     expect(at("item_refs")).toBeLessThan(at("rollup_counts"));
     expect(at("rollup_counts")).toBeLessThan(at("rollup_latency"));
+  });
+});
+
+describe("compareIds", () => {
+  it("orders by code point: U+FFFF before a character above it, where UTF-16 code units say the opposite", () => {
+    expect("\uffff" < "🐳").toBe(false);
+    expect(compareIds("\uffff", "🐳")).toBeLessThan(0);
+    expect(compareIds("🐳", "\ue000")).toBeGreaterThan(0);
+    expect(compareIds("a", "ab")).toBeLessThan(0);
+    expect(compareIds("user 42", "user 42")).toBe(0);
   });
 });

@@ -4,6 +4,11 @@
  * by row in ascending key order. Two transactions that follow the same order
  * can wait for each other but never in a cycle, so they cannot deadlock.
  *
+ * Keys compare by code point (compareIds), which is PostgreSQL's order for
+ * COLLATE "C" text in UTF-8 (byte order): JavaScript's own `<` compares
+ * UTF-16 code units, which puts U+E000–U+FFFF after every character above
+ * U+FFFF, the opposite of the database's order.
+ *
  * lockSteps(tx) is the runtime guard: each write step announces its table
  * before touching it, and announcing a table that comes before one already
  * entered throws, so a change that breaks the order fails in every test that
@@ -40,4 +45,28 @@ export function lockSteps(tx: Tx): LockSteps {
       entered.set(tx, index);
     },
   };
+}
+
+/**
+ * Code-point order of two well-formed strings: negative, 0 or positive, as
+ * PostgreSQL orders them under COLLATE "C" (UTF-8 bytes). At the first code
+ * unit that differs, a surrogate (half of a character above U+FFFF) is moved
+ * above U+E000–U+FFFF, which is all that separates code-unit order from
+ * code-point order.
+ */
+export function compareIds(a: string, b: string): number {
+  if (a === b) return 0;
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+function codePointRank(unit: number): number {
+  if (unit >= 0xe000) return unit - 0x800;
+  if (unit >= 0xd800) return unit + 0x2000;
+  return unit;
 }

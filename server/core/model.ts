@@ -10,6 +10,7 @@
  */
 import { canonicalJson, sha256 } from "../lib/canonical-json.ts";
 import type { EventType, TEventBody } from "./event.ts";
+import { compareIds } from "./lock-order.ts";
 
 export const TYPE_RANK: Record<EventType, 1 | 2 | 3> = { "item.created": 1, "item.updated": 2, "item.deleted": 3 };
 
@@ -24,7 +25,7 @@ export interface Precedence {
 export function comparePrecedence(a: Precedence, b: Precedence): number {
   if (a.version !== b.version) return a.version < b.version ? -1 : 1;
   if (a.typeRank !== b.typeRank) return a.typeRank < b.typeRank ? -1 : 1;
-  return a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0;
+  return Math.sign(compareIds(a.eventId, b.eventId));
 }
 
 /** The state an item takes when `body` (delivered as `eventId`) wins. */
@@ -34,7 +35,7 @@ export interface ItemState extends Precedence {
   name: string | null;
   category: string | null;
   value: number | null;
-  /** Sorted, without repeats. */
+  /** Sorted by code point, without repeats. */
   refs: string[];
   /** SHA-256 of the content (deleted, name, category, value, refs): equal hashes, same content. */
   contentHash: Buffer;
@@ -48,7 +49,7 @@ export function itemStateOf(eventId: string, body: TEventBody): ItemState {
     name: deleted ? null : (data.name ?? null),
     category: deleted ? null : (data.category ?? null),
     value: deleted ? null : (data.value ?? null),
-    refs: deleted ? [] : [...new Set(data.refs ?? [])].sort(),
+    refs: deleted ? [] : [...new Set(data.refs ?? [])].sort(compareIds),
   };
   return {
     itemId: data.id,

@@ -10,9 +10,12 @@
  * - The same answers as the route handlers: both adapt to one handler, and
  *   the webhook contract tests run against both servers.
  * - Only exact paths are taken (no trailing slash, any query ignored, the
- *   slug percent-decoded as Next.js decodes params); anything else, a path
- *   that does not decode included, is Next.js's to answer, so the two paths
- *   cannot disagree about which URLs exist.
+ *   slug percent-decoded as Next.js decodes params); anything else is
+ *   Next.js's to answer, so the two paths cannot disagree about which URLs
+ *   exist. The exception: a path whose percent-encoding does not decode
+ *   (`/api/webhooks/%E0%A4%A`, `/tenants/%ED%A0%80`) is answered here with a
+ *   400, for every route, because Next.js 16 answers it with a 500 (its
+ *   DecodeError's 400 page fails to render).
  * - A body that was not read to its end (an early refusal, a 413 cut off
  *   while reading) is never left in front of the next request on a
  *   keep-alive connection: such an answer carries `Connection: close`.
@@ -20,6 +23,7 @@
  *   one error mapping (server/lib/http.ts), never with a stack.
  */
 import http from "node:http";
+import { AppError } from "../errors.ts";
 import { errorReply, type HttpReply } from "../lib/http.ts";
 import { readIncomingWithLimit } from "../lib/body.ts";
 import { handleBatchWebhook, handleWebhook, type WebhookRequest } from "../ingest/webhook.ts";
@@ -50,7 +54,7 @@ export function webhookRoute(method: string | undefined, url: string | undefined
   try {
     return { slug: decodeURIComponent(rest), batch };
   } catch {
-    return null; // malformed percent-encoding: whatever Next.js answers for it
+    return null; // malformed percent-encoding: withWebhookFastPath answers it before any route
   }
 }
 
@@ -87,9 +91,25 @@ async function answer(request: http.IncomingMessage, response: http.ServerRespon
   send(request, response, reply);
 }
 
+/** True when the URL's path (the query aside) holds a percent-encoding that does not decode to UTF-8. */
+export function hasMalformedPath(url: string | undefined): boolean {
+  if (url === undefined || !url.includes("%")) return false;
+  const query = url.indexOf("?");
+  try {
+    decodeURIComponent(query === -1 ? url : url.slice(0, query));
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** A request listener: the webhook routes on the fast path, anything else to `fallback`. */
 export function withWebhookFastPath(fallback: RequestListener): RequestListener {
   return (request, response) => {
+    if (hasMalformedPath(request.url)) {
+      send(request, response, errorReply(new AppError("bad_request", "the request path's percent-encoding is malformed")));
+      return;
+    }
     const route = webhookRoute(request.method, request.url);
     if (route === null) {
       fallback(request, response);

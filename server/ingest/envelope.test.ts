@@ -75,7 +75,7 @@ describe("refs", () => {
   });
 
   it("must each be a valid id", () => {
-    expect(paths("msg_1", created({ refs: ["ok", "has space"] }))).toEqual(["data.refs.1"]);
+    expect(paths("msg_1", created({ refs: ["ok", "has\ttab"] }))).toEqual(["data.refs.1"]);
   });
 });
 
@@ -118,15 +118,49 @@ describe("bounds", () => {
     ["a tab", "item\t1"],
     ["a non-ASCII letter", "itém"],
     ["DEL", "item\x7f"],
-  ])("an id must be 1–255 visible ASCII characters: %s is refused, as event id and as item id", (_, id) => {
+  ])("an event id must be 1–255 visible ASCII characters: %s is refused", (_, id) => {
     expect(paths(id, created({}))).toEqual(["id"]);
-    expect(paths("msg_1", created({ id }))).toEqual(["data.id"]);
   });
 
-  it("ids of 1 and 255 visible characters, punctuation included, are accepted", () => {
+  it("event ids of 1 and 255 visible characters, punctuation included, are accepted", () => {
     for (const id of ["x", "x".repeat(255), "!", "~", "tenant/item:42#a"]) {
-      expect(parseEvent(id, created({ id })).eventId).toBe(id);
+      expect(parseEvent(id, created({})).eventId).toBe(id);
     }
+  });
+
+  it.each([
+    ["empty", ""],
+    ["256 characters", "x".repeat(256)],
+    ["256 characters above U+FFFF", "🐳".repeat(256)],
+    ["NUL", "item\u0000"],
+    ["a tab (a C0 control)", "item\t1"],
+    ["a newline", "item\n1"],
+    ["U+001F", "item\u001f"],
+    ["a lone high surrogate", "item\ud800"],
+    ["a lone low surrogate", "\udc00item"],
+    ["surrogates in the wrong order", "\udc00\ud800"],
+  ])("an item id must be 1–255 Unicode characters without controls or lone surrogates: %s is refused, as data.id and as a ref", (_, id) => {
+    expect(paths("msg_1", created({ id }))).toEqual(["data.id"]);
+    expect(paths("msg_1", created({ refs: ["ok", id] }))).toEqual(["data.refs.1"]);
+  });
+
+  it.each([
+    ["a space", "user 42"],
+    ["letters and an emoji", "ünïcødé-🐳"],
+    ["SQL", "'; DROP TABLE x; --"],
+    ["DEL and U+FFFF", "\x7f\uffff"],
+    ["255 characters above U+FFFF (510 UTF-16 code units)", "🐳".repeat(255)],
+    ["one character", "x"],
+  ])("item ids are the tenant's own: %s is accepted, as data.id and as a ref", (_, id) => {
+    expect(parseEvent("msg_1", created({ id, refs: [id] })).body.data).toMatchObject({ id, refs: [id] });
+  });
+
+  it.each([
+    ["NUL", "a\u0000b"],
+    ["a lone surrogate", "a\ud83d"],
+  ])("name and category must be storable text: %s is refused, naming the field", (_, text) => {
+    expect(paths("msg_1", created({ name: text }))).toEqual(["data.name"]);
+    expect(paths("msg_1", created({ category: text }))).toEqual(["data.category"]);
   });
 
   it.each([
@@ -146,13 +180,19 @@ describe("bounds", () => {
     ["no zone", "2026-11-27T10:00:00"],
     ["a date only", "2026-11-27"],
     ["not a date", "yesterday"],
+    ["the year 0000 (PostgreSQL has no year 0)", "0000-01-01T00:00:00Z"],
+    ["an offset beyond ±15:59 (PostgreSQL's bound)", "2026-11-27T10:00:00+16:00"],
+    ["an offset of -23:59", "2026-11-27T10:00:00-23:59"],
   ])("timestamp needs a date-time with a zone: %s is refused", (_, timestamp) => {
     expect(paths("msg_1", created({}, { timestamp }))).toEqual(["timestamp"]);
   });
 
-  it.each(["2026-11-27T10:00:00Z", "2026-11-27T10:00:00.123Z", "2026-11-27T12:00:00+02:00"])("timestamp %s is accepted", (timestamp) => {
-    expect(parseEvent("msg_1", created({}, { timestamp })).body.timestamp).toBe(timestamp);
-  });
+  it.each(["2026-11-27T10:00:00Z", "2026-11-27T10:00:00.123Z", "2026-11-27T12:00:00+02:00", "0001-01-01T00:00:00+15:59", "9999-12-31T23:59:59-15:59"])(
+    "timestamp %s is accepted",
+    (timestamp) => {
+      expect(parseEvent("msg_1", created({}, { timestamp })).body.timestamp).toBe(timestamp);
+    },
+  );
 
   it("an unknown type names the type field", () => {
     expect(paths("msg_1", { ...created({}), type: "item.exploded" })).toEqual(["type"]);

@@ -12,7 +12,7 @@
 import { z } from "zod";
 import { AppError, type ErrorDetail } from "../errors.ts";
 import { sha256 } from "../lib/canonical-json.ts";
-import { ZEventBody, ZEventId, type TEventBody } from "../core/event.ts";
+import { EVENT_ID_RULE, ZEventBody, ZEventId, type TEventBody } from "../core/event.ts";
 
 export const MAX_BATCH_EVENTS = 1_000;
 
@@ -82,7 +82,7 @@ export function canonicalEventJson(body: TEventBody): string {
 export function parseBatchEvent(raw: unknown): ValidEvent {
   const rawId = typeof raw === "object" && raw !== null ? (raw as { id?: unknown }).id : undefined;
   if (typeof rawId !== "string" || !ZEventId.safeParse(rawId).success) {
-    throw invalidEvent([{ path: "id", message: "must be 1–255 visible ASCII characters without spaces" }]);
+    throw invalidEvent([{ path: "id", message: EVENT_ID_RULE }]);
   }
   return parseEvent(rawId, raw);
 }

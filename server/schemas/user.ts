@@ -13,6 +13,9 @@ export const ROLES = ["admin", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
 export const ZRole = z.enum(ROLES);
 
+/** A user's id: the users table's int4 key, so a larger number is refused here rather than by the database. */
+export const ZUserId = z.number().int().min(1).max(2_147_483_647);
+
 /** Stored lower-cased, so sign-in is case-insensitive. */
 export const ZEmail = z.email("must be an email address").transform((email) => email.toLowerCase());
 

@@ -29,14 +29,33 @@ export type BucketName = keyof typeof BUCKETS;
 const HOUR = 3_600_000;
 export const MAX_RANGE_MS = 400 * 24 * HOUR;
 
+/** The most points one series may have: a bucket given explicitly may not be finer than the range ÷ this. */
+export const MAX_SERIES_POINTS = 2_000;
+
+// Dates PostgreSQL's timestamptz holds and JavaScript's Date too: years 1–9999, comfortably inside both.
+const MIN_DATE_MS = new Date("0001-01-01T00:00:00Z").getTime();
+const MAX_DATE_MS = new Date("9999-12-31T23:59:59.999Z").getTime();
+const ZSeriesDate = z.date().refine((date) => date.getTime() >= MIN_DATE_MS && date.getTime() <= MAX_DATE_MS, "must be in the years 0001–9999");
+
+/** How many buckets of `bucket` the range covers once widened to whole buckets. */
+export function pointCount(fromMs: number, toMs: number, bucket: BucketName): number {
+  const widthMs = BUCKETS[bucket] * 1000;
+  return Math.ceil(toMs / widthMs) - Math.floor(fromMs / widthMs);
+}
+
 export const ZSeriesRange = z
   .object({
-    from: z.date(),
-    to: z.date(),
+    from: ZSeriesDate,
+    to: ZSeriesDate,
     bucket: z.enum(Object.keys(BUCKETS) as [BucketName, ...BucketName[]]).optional(),
   })
   .refine((range) => range.from < range.to, { message: "from must be before to", path: ["from"] })
-  .refine((range) => range.to.getTime() - range.from.getTime() <= MAX_RANGE_MS, { message: "a range may span at most 400 days", path: ["from"] });
+  .refine((range) => range.to.getTime() - range.from.getTime() <= MAX_RANGE_MS, { message: "a range may span at most 400 days", path: ["from"] })
+  // One request must not make the server build (and send) millions of points.
+  .refine((range) => range.bucket === undefined || pointCount(range.from.getTime(), range.to.getTime(), range.bucket) <= MAX_SERIES_POINTS, {
+    message: `a series may have at most ${MAX_SERIES_POINTS.toLocaleString("en-US")} points: choose a larger bucket or a shorter range`,
+    path: ["bucket"],
+  });
 export type TSeriesRange = z.infer<typeof ZSeriesRange>;
 
 export function chooseBucket(fromMs: number, toMs: number): BucketName {

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { createUser, deleteUser, listUsers, setMemberships } from "../../auth/users.ts";
 import { revokeUserSessions } from "../../auth/session.ts";
 import { DEFAULT_ROTATION_GRACE_HOURS, ZCreateTenantInput, ZGraceHours, ZQuotas, ZTenantSlug } from "../../schemas/tenant.ts";
-import { ZCreateUserInput } from "../../schemas/user.ts";
+import { ZCreateUserInput, ZUserId } from "../../schemas/user.ts";
 import { createTenant, rotateSecret, updateQuotas } from "../../tenants/service.ts";
 import { listDead, replayDead } from "../../worker/dead-letters.ts";
 import { adminProcedure, adminTenantProcedure, router } from "../trpc.ts";
@@ -30,13 +30,11 @@ export const adminRouter = router({
 
   createUser: adminProcedure.input(ZCreateUserInput).mutation(({ input }) => createUser(input)),
 
-  deleteUser: adminProcedure.input(z.object({ userId: z.number().int() })).mutation(({ ctx, input }) => deleteUser(input.userId, ctx.user.id)),
+  deleteUser: adminProcedure.input(z.object({ userId: ZUserId })).mutation(({ ctx, input }) => deleteUser(input.userId, ctx.user.id)),
 
   setMemberships: adminProcedure
-    .input(z.object({ userId: z.number().int(), tenants: z.array(ZTenantSlug).max(1_000) }))
+    .input(z.object({ userId: ZUserId, tenants: z.array(ZTenantSlug).max(1_000) }))
     .mutation(({ input }) => setMemberships(input.userId, input.tenants)),
 
-  revokeSessions: adminProcedure
-    .input(z.object({ userId: z.number().int() }))
-    .mutation(async ({ input }) => ({ revoked: await revokeUserSessions(input.userId) })),
+  revokeSessions: adminProcedure.input(z.object({ userId: ZUserId })).mutation(async ({ input }) => ({ revoked: await revokeUserSessions(input.userId) })),
 });
