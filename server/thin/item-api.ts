@@ -14,13 +14,9 @@
  * - A 2xx answer is a state only if it passes the event schema's item state
  *   (ZItemState, the same rules as a full event's data) and names the item
  *   asked for; anything else is `malformed`.
- * - The item URL and the token are read afresh for each batch (nothing
- *   cached), the token through source-token.ts, its only reader.
  */
 import { ZItemState } from "../core/event.ts";
-import { pool, sql, statement } from "../db.ts";
 import { AppError } from "../errors.ts";
-import { readSourceToken } from "../collector/source-token.ts";
 import { readBodyWithLimit } from "../lib/body.ts";
 import { log } from "../log.ts";
 
@@ -118,14 +114,4 @@ export async function fetchItem(request: ItemRequest): Promise<ItemAnswer> {
   }
   if (parsed.data.id !== request.itemId) throw new ItemFetchFailure("malformed", "the item API answered with another item's id");
   return { found: true, state: parsed.data };
-}
-
-const ITEM_URLS = statement("item_urls", "SELECT tenant_id, item_url FROM sources WHERE tenant_id = ANY($1::int[]) AND item_url IS NOT NULL");
-
-/** The item API of each of `tenantIds` that has one (a source with an item URL). */
-export async function readItemApis(tenantIds: readonly number[]): Promise<Map<number, ItemApi>> {
-  const rows = await sql<{ tenant_id: number; item_url: string }>(pool, ITEM_URLS, [[...tenantIds]]);
-  const apis = new Map<number, ItemApi>();
-  for (const row of rows) apis.set(row.tenant_id, { itemUrl: row.item_url, token: await readSourceToken(pool, row.tenant_id) });
-  return apis;
 }

@@ -19,13 +19,17 @@
  *   writes to the database: the caller records failures and applies the rest.
  * - Fetches run in parallel, at most `concurrency` at a time, and never
  *   inside a transaction.
+ * - The item URL and the token are read afresh for each call (nothing
+ *   cached), the token through source-token.ts, its only reader.
  */
 import { Cache } from "../cache/cache.ts";
 import { isThin, ZEventBody, type TEventBody } from "../core/event.ts";
 import { env } from "../env.ts";
 import { keys } from "../keys.ts";
 import { metrics } from "../metrics.ts";
-import { fetchItem, ItemFetchFailure, readItemApis, type FetchedItemState, type ItemApi } from "./item-api.ts";
+import { readSourceToken } from "../collector/source-token.ts";
+import { pool, sql, statement } from "../db.ts";
+import { fetchItem, ItemFetchFailure, type FetchedItemState, type ItemApi } from "./item-api.ts";
 
 /** A cached answer of an item API: the state, or null for a 404 (gone) fetched for events up to `version`. */
 export interface CachedItem {
@@ -84,6 +88,16 @@ interface ItemGroup {
   /** The highest version among the group's events: one answer at least this new serves them all. */
   version: number;
   events: ThinEvent[];
+}
+
+const ITEM_URLS = statement("item_urls", "SELECT tenant_id, item_url FROM sources WHERE tenant_id = ANY($1::int[]) AND item_url IS NOT NULL");
+
+/** The item API of each of `tenantIds` that has one (a source with an item URL). */
+export async function readItemApis(tenantIds: readonly number[]): Promise<Map<number, ItemApi>> {
+  const rows = await sql<{ tenant_id: number; item_url: string }>(pool, ITEM_URLS, [[...tenantIds]]);
+  const apis = new Map<number, ItemApi>();
+  for (const row of rows) apis.set(row.tenant_id, { itemUrl: row.item_url, token: await readSourceToken(pool, row.tenant_id) });
+  return apis;
 }
 
 /** Runs `work` over `items`, at most `limit` at a time. */
