@@ -42,6 +42,12 @@ const BOUNDARIES = [
     message: "the HTTP edge adapts requests to the webhook handlers; it does not reach into the workers, the API, the figures or the CLI",
   },
   {
+    target: "./server/thin",
+    from: ["./server/ingest", "./server/worker", "./server/stats", "./server/api", "./server/cli"],
+    message:
+      "thin-event resolution is called by the worker and calls out to item APIs; it does not reach into ingestion, the workers, the figures, the API or the CLI",
+  },
+  {
     target: "./server/schemas",
     from: ["./server", "./components", "./app"],
     except: ["./schemas"],

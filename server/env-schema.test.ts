@@ -37,6 +37,8 @@ describe("parseEnv", () => {
       WORKER_LEASE_MS: 30_000,
       WORKER_MAX_ATTEMPTS: 5,
       WORKER_POLL_MS: 1_000,
+      ITEM_CACHE_TTL_MS: 60_000,
+      ITEM_FETCH_TIMEOUT_MS: 5_000,
     });
     // Unset means: embedded PostgreSQL, in-process store, no first admin.
     const env = parseEnv(only({}));

@@ -106,6 +106,11 @@ const schema = z
     COLLECTOR_LEASE_MS: integer(500, 3_600_000, 30_000),
     /** Largest page body accepted from a source, in bytes. */
     COLLECTOR_MAX_PAGE_BYTES: integer(1024, 256 * 1024 * 1024, 8 * 1024 * 1024),
+
+    /** How long an item state fetched for thin events stays fresh in the shared cache (jittered by up to 20%). */
+    ITEM_CACHE_TTL_MS: integer(1, 86_400_000, 60_000),
+    /** A fetch from a tenant's item API (thin events) that takes longer fails, and the event is retried; keep it well under WORKER_LEASE_MS. */
+    ITEM_FETCH_TIMEOUT_MS: integer(100, 600_000, 5_000),
   })
   .superRefine((config, context) => {
     // Secrets are sealed at rest; a database of our own is never used without the key (none is invented,

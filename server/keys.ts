@@ -21,6 +21,11 @@ export const keys = {
   cacheGeneration: (cache: string, id: string) => `${prefix}cache:${cache}:gen:${id}`,
   /** The one loader's lock on a cache entry: its token, with an expiry. */
   cacheLock: (cache: string, id: string) => `${prefix}cache:${cache}:lock:${id}`,
+  /**
+   * The item cache's id for one tenant's item (thin events; under cacheEntry etc. as the `item`
+   * cache). The tenant id leads and has no colon, so no two (tenant, item id) pairs share an id.
+   */
+  itemCacheId: (tenantId: number, itemId: string) => `${tenantId}:${itemId}`,
 } as const;
 
 export const MS_PER_DAY = 86_400_000;

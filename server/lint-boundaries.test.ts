@@ -33,6 +33,7 @@ describe("import boundaries", { timeout: 60_000 }, () => {
     ["server/ingest/probe.ts", 'import { Collector } from "../collector/collector.ts";\nexport const x = Collector;\n'],
     ["server/sim/probe.ts", 'import { setSource } from "../collector/sources.ts";\nexport const x = setSource;\n'],
     ["server/http/probe.ts", 'import { replayDead } from "../worker/dead-letters.ts";\nexport const x = replayDead;\n'],
+    ["server/thin/probe.ts", 'import { processClaim } from "../worker/process.ts";\nexport const x = processClaim;\n'],
     ["components/probe.ts", 'import { db } from "@/server/db.ts";\nexport const x = db;\n'],
   ])("%s may not import this: %s", async (file, source) => {
     expect(await boundaryErrors(file, source)).toHaveLength(1);
@@ -45,6 +46,7 @@ describe("import boundaries", { timeout: 60_000 }, () => {
     ["components/probe.ts", 'import type { AppRouter } from "@/server/api/root.ts";\nexport type X = AppRouter;\n'],
     ["components/probe.ts", 'import { ZQuotas } from "@/server/schemas/tenant.ts";\nexport const x = ZQuotas;\n'],
     ["server/collector/probe.ts", 'import { storeEvents } from "../ingest/store-events.ts";\nexport const x = storeEvents;\n'],
+    ["server/worker/probe.ts", 'import { resolveThinEvents } from "../thin/resolve.ts";\nexport const x = resolveThinEvents;\n'],
   ])("%s may import this: %s", async (file, source) => {
     expect(await boundaryErrors(file, source)).toEqual([]);
   });

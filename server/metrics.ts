@@ -100,6 +100,12 @@ function createMetrics() {
       help: "Pulled events newly stored in the inbox (repeats of stored ids not counted).",
       registers: [registry],
     }),
+    itemFetches: new Counter({
+      name: "tidemark_item_fetches_total",
+      help: "Fetches from tenants' item APIs for thin events, by result: ok, not_found, behind (a state older than the events it was for), http_error, timeout, network, malformed, too_large; no_item_api when the tenant has none.",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
     collectorLostCommits: new Counter({
       name: "tidemark_collector_lost_commits_total",
       help: "Pages not committed because the cursor or the lease changed since the fetch began (nothing stored).",

@@ -34,4 +34,9 @@ export const MODES: readonly ModeEntry[] = [
     summary: "small tenants' latency beside a whale's backlog (p99 ratio, Jain's index)",
     load: async () => (await import("./mode-fairness.ts")).fairness,
   },
+  {
+    name: "cache",
+    summary: "shared cache: loads per key per expiry (ours vs naive, 2 processes), and the item cache's hit ratio under the simulated feed",
+    load: async () => (await import("./mode-cache.ts")).cache,
+  },
 ];

@@ -11,13 +11,16 @@
  * - Every event gets exactly one outcome: applied, stale, duplicate (same
  *   version, type and content as the state it met) or rejected (its stored
  *   payload fails validation; it is kept, not retried).
+ * - A thin event is applied only as the full state its caller fetched and
+ *   put in its payload; one still thin here is an error, never applied
+ *   as an empty state.
  * - Locks: items rows are locked in ascending (tenant, item id) by a single
  *   INSERT … ON CONFLICT pass (new rows inserted, existing rows locked, both
  *   in input order), then refs; see lock-order.ts. No statement of the batch
  *   runs concurrently with another.
  */
 import { sql, statement, type Tx } from "../db.ts";
-import { ZEventBody, type ApplyOutcome } from "./event.ts";
+import { isThin, ZEventBody, type ApplyOutcome } from "./event.ts";
 import { compareIds, lockSteps } from "./lock-order.ts";
 import { comparePrecedence, isSameChange, itemStateOf, type ItemState } from "./model.ts";
 
@@ -179,6 +182,9 @@ function parseCandidates(events: readonly InboxEvent[], record: RecordOutcome): 
     const parsed = ZEventBody.safeParse(event.payload);
     if (!parsed.success) {
       record(event.id, "rejected", parsed.error.issues.map((issue) => `${issue.path.join(".") || "(body)"}: ${issue.message}`).join("; "));
+    } else if (isThin(parsed.data)) {
+      // Its state is the item API's answer, which the caller fetches before the transaction (server/thin).
+      throw new Error(`event ${event.eventId} is thin and reached apply without the item's fetched state`);
     } else {
       candidates.push({ id: event.id, row: { tenantId: event.tenantId, ...itemStateOf(event.eventId, parsed.data) } });
     }

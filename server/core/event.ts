@@ -71,14 +71,43 @@ export const ZItemState = z.object({
 
 const ZDeletedItem = z.object({ id: ZItemId, version: ZVersion });
 
-/** An event as stored and applied: {type, timestamp, data}. */
-export const ZEventBody = z.discriminatedUnion(
-  "type",
-  [
-    z.object({ type: z.literal("item.created"), timestamp: ZTimestamp, data: ZItemState }),
-    z.object({ type: z.literal("item.updated"), timestamp: ZTimestamp, data: ZItemState }),
-    z.object({ type: z.literal("item.deleted"), timestamp: ZTimestamp, data: ZDeletedItem }),
-  ],
-  { error: () => `type must be one of ${EVENT_TYPES.join(", ")}` },
-);
+/**
+ * `thin: true` on a created or updated event: "this item changed, fetch it"
+ * (docs/design.md, "Thin events"). `false` is the same as absent.
+ */
+const ZThin = z.boolean("must be true or false").optional();
+/** The state fields a thin event must not carry: its state is whatever the item API answers. */
+const STATE_FIELDS = ["name", "category", "value", "refs"] as const;
+
+/**
+ * An event as stored and applied: {type, timestamp, data}, and `thin: true`
+ * for a thin created or updated event, whose data is only {id, version}.
+ * (`thin` on a delete is dropped: a delete needs nothing fetched.)
+ */
+export const ZEventBody = z
+  .discriminatedUnion(
+    "type",
+    [
+      z.object({ type: z.literal("item.created"), thin: ZThin, timestamp: ZTimestamp, data: ZItemState }),
+      z.object({ type: z.literal("item.updated"), thin: ZThin, timestamp: ZTimestamp, data: ZItemState }),
+      z.object({ type: z.literal("item.deleted"), timestamp: ZTimestamp, data: ZDeletedItem }),
+    ],
+    { error: () => `type must be one of ${EVENT_TYPES.join(", ")}` },
+  )
+  .superRefine((body, context) => {
+    if (body.type === "item.deleted" || body.thin !== true) return;
+    for (const field of STATE_FIELDS) {
+      if (body.data[field] !== undefined) context.addIssue({ code: "custom", path: ["data", field], message: "a thin event carries only id and version" });
+    }
+  })
+  .transform((body) => {
+    if (body.type === "item.deleted" || body.thin !== false) return body;
+    const { thin: _notThin, ...full } = body;
+    return full;
+  });
 export type TEventBody = z.infer<typeof ZEventBody>;
+
+/** A thin event: its item's state is to be fetched from the tenant's item API. */
+export function isThin(body: TEventBody): boolean {
+  return "thin" in body && body.thin === true;
+}

@@ -207,6 +207,37 @@ describe("bounds", () => {
   });
 });
 
+describe("thin events", () => {
+  it("a thin created or updated event is {id, version} with thin: true, stored with the flag (so it hashes apart from the full one)", () => {
+    for (const type of ["item.created", "item.updated"]) {
+      const event = parseEvent("msg_1", { type, thin: true, timestamp: TIMESTAMP, data: { id: "item-1", version: 3 } });
+      expect(event.body).toEqual({ type, thin: true, timestamp: TIMESTAMP, data: { id: "item-1", version: 3 } });
+      expect(event.payload).toBe(canonicalJson(event.body));
+      expect(event.payloadHash).not.toEqual(parseEvent("msg_1", { type, timestamp: TIMESTAMP, data: { id: "item-1", version: 3 } }).payloadHash);
+    }
+  });
+
+  it.each(["name", "category", "value", "refs"])("a thin event carrying state (%s) is a 422 naming the field", (field) => {
+    const value = { name: "One", category: null, value: 1, refs: [] }[field];
+    const details = rejection("msg_1", created({ [field]: value }, { thin: true }));
+    expect(details).toEqual([{ path: `data.${field}`, message: "a thin event carries only id and version" }]);
+  });
+
+  it("thin: false is a full event, stored as if the flag were absent", () => {
+    expect(hashOf(created({ name: "One" }, { thin: false }))).toBe(hashOf(created({ name: "One" })));
+    expect(parseEvent("msg_1", created({ name: "One" }, { thin: false })).body).not.toHaveProperty("thin");
+  });
+
+  it("thin on a delete is dropped: a delete needs nothing fetched", () => {
+    const event = parseEvent("msg_1", { type: "item.deleted", thin: true, timestamp: TIMESTAMP, data: { id: "item-1", version: 3 } });
+    expect(event.body).toEqual({ type: "item.deleted", timestamp: TIMESTAMP, data: { id: "item-1", version: 3 } });
+  });
+
+  it("thin must be a boolean", () => {
+    expect(paths("msg_1", created({}, { thin: "yes" }))).toEqual(["thin"]);
+  });
+});
+
 describe("canonicalEventJson", () => {
   const id = fc.string({ minLength: 1, maxLength: 12 });
   const text = fc.option(fc.string({ maxLength: 20 }), { nil: null });
@@ -221,11 +252,15 @@ describe("canonicalEventJson", () => {
     },
     { requiredKeys: ["id", "version"] },
   );
-  const body = fc.record({
-    type: fc.constantFrom("item.created", "item.updated", "item.deleted"),
-    timestamp: fc.constantFrom("2026-11-27T10:00:00Z", "2026-11-27T10:00:00.123+02:00"),
-    data: item,
-  });
+  const body = fc.record(
+    {
+      type: fc.constantFrom("item.created", "item.updated", "item.deleted"),
+      thin: fc.boolean(),
+      timestamp: fc.constantFrom("2026-11-27T10:00:00Z", "2026-11-27T10:00:00.123+02:00"),
+      data: item,
+    },
+    { requiredKeys: ["type", "timestamp", "data"] },
+  );
 
   it("equals canonicalJson for any body, keys present, absent or null (2,000 cases)", () => {
     fc.assert(

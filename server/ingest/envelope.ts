@@ -71,7 +71,9 @@ export function canonicalEventJson(body: TEventBody): string {
   if (data.refs !== undefined) out += `,"refs":[${data.refs.map(text).join(",")}]`;
   if (data.value !== undefined) out += `,"value":${text(data.value)}`;
   out += `,"version":${text(data.version)}}`;
-  return `{"data":${out},"timestamp":${text(body.timestamp)},"type":${text(body.type)}}`;
+  // "thin" sorts between "data" and "timestamp"; a parsed body has it only when true (ZEventBody drops false).
+  const thin = "thin" in body && typeof body.thin === "boolean" ? `"thin":${String(body.thin)},` : "";
+  return `{"data":${out},${thin}"timestamp":${text(body.timestamp)},"type":${text(body.type)}}`;
 }
 
 /**

@@ -15,6 +15,10 @@
  *   then processed alone, so the others still apply, and the failing one is
  *   retried after a backoff until WORKER_MAX_ATTEMPTS, then becomes `dead`
  *   with its error kept (replayable).
+ *
+ * Thin events are resolved first, before any transaction (./thin.ts): each
+ * is applied as the full state fetched for it, and one whose fetch failed is
+ * failed alone on the same retry path, so the rest of the batch applies.
  */
 import { applyBatch } from "../core/apply.ts";
 import { recordRollups } from "../stats/rollups.ts";
@@ -24,7 +28,9 @@ import { log } from "../log.ts";
 import { metrics } from "../metrics.ts";
 import { failEvent, giveBack as giveBackLease, lockOwnedEvents, markDone } from "./inbox.ts";
 import type { Claim } from "./scheduler.ts";
+import { resolveClaim } from "./thin.ts";
 import { isTransient, sqlState } from "./transient.ts";
+import type { Resolution } from "../thin/resolve.ts";
 
 export interface FailurePolicy {
   maxAttempts: number;
@@ -38,11 +44,16 @@ const TRANSIENT_CAP_MS = 2_000;
 const RETRY_BASE_MS = 1_000;
 const RETRY_CAP_MS = 5 * 60_000;
 
-/** Applies the claim's events that are still leased to it; returns how many it finished. */
-export async function applyClaim(claim: Claim): Promise<number> {
+/**
+ * Applies the claim's events that are still leased to it; returns how many it
+ * finished. `resolved` holds, by inbox row id, the full body of each thin
+ * event (see ./thin.ts), applied in place of its stored payload.
+ */
+export async function applyClaim(claim: Claim, resolved: ReadonlyMap<number, unknown> = new Map()): Promise<number> {
   return transaction(async (tx) => {
-    const owned = await lockOwnedEvents(tx, claim);
-    if (owned.length === 0) return 0;
+    const locked = await lockOwnedEvents(tx, claim);
+    if (locked.length === 0) return 0;
+    const owned = resolved.size === 0 ? locked : locked.map((event) => (resolved.has(event.id) ? { ...event, payload: resolved.get(event.id) } : event));
     const finished = await markDone(tx, await applyBatch(tx, owned));
     await recordRollups(tx, finished);
     for (const event of finished) metrics.eventsProcessed.inc({ outcome: event.outcome });
@@ -75,10 +86,30 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Processes a claim under the failure policy; never throws for a database error. */
 export async function processClaim(claim: Claim, policy: FailurePolicy): Promise<void> {
+  let resolution: Resolution;
+  try {
+    resolution = await resolveClaim(claim);
+  } catch (error) {
+    // Only a database error gets here (a failed fetch fails its events instead): like a transient one, give the batch back.
+    await giveBack(claim, (error as Error).message, fullJitterBackoff(0, RETRY_BASE_MS, RETRY_CAP_MS, policy.random)).catch((giveBackError: Error) =>
+      log.warn({ module: "worker", err: giveBackError.message }, "could not give a batch back; its lease will expire"),
+    );
+    return;
+  }
+  for (const [eventId, error] of resolution.failures) {
+    await failOne(claim, eventId, error, policy).catch((failError: Error) =>
+      log.warn({ module: "worker", err: failError.message }, "could not record an event's failure; its lease will expire"),
+    );
+  }
+  const rest = resolution.failures.size === 0 ? claim : { ...claim, eventIds: claim.eventIds.filter((id) => !resolution.failures.has(id)) };
+  if (rest.eventIds.length > 0) await processResolved(rest, resolution.payloads, policy);
+}
+
+async function processResolved(claim: Claim, resolved: ReadonlyMap<number, unknown>, policy: FailurePolicy): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       const end = metrics.batchSeconds.startTimer();
-      await applyClaim(claim);
+      await applyClaim(claim, resolved);
       end();
       return;
     } catch (error) {
@@ -100,7 +131,7 @@ export async function processClaim(claim: Claim, policy: FailurePolicy): Promise
           { module: "worker", tenantIds: claim.tenantIds, size: claim.eventIds.length, err: (error as Error).message },
           "batch failed; isolating its events",
         );
-        for (const id of claim.eventIds) await processClaim({ ...claim, eventIds: [id] }, policy);
+        for (const id of claim.eventIds) await processResolved({ ...claim, eventIds: [id] }, resolved, policy);
         return;
       }
       await failOne(claim, claim.eventIds[0] as number, error, policy).catch((failError: Error) =>

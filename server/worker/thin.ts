@@ -1,0 +1,31 @@
+/**
+ * A claim's thin events, resolved before its applying transaction opens
+ * (server/thin): processClaim calls resolveClaim once per claim, so no
+ * network wait ever happens while the batch holds row locks.
+ *
+ * The read takes no lock: a stored payload never changes, and the lease
+ * (locked_by) is checked again when the transaction locks the events, so a
+ * claim taken over meanwhile applies nothing whatever was resolved here.
+ */
+import { pool, sql, statement } from "../db.ts";
+import { resolveThinEvents, type Resolution, type ResolveOptions } from "../thin/resolve.ts";
+import type { Lease } from "./inbox.ts";
+
+const CLAIMED_THIN = statement(
+  "claimed_thin_events",
+  `
+SELECT id, tenant_id, event_id, payload
+  FROM events
+ WHERE id = ANY($1::bigint[]) AND status = 'processing' AND locked_by = $2 AND payload->>'thin' = 'true'
+ ORDER BY id`,
+);
+
+/** The claim's thin events resolved into full bodies, and those that could not be (with why). */
+export async function resolveClaim(lease: Lease, options?: ResolveOptions): Promise<Resolution> {
+  const rows = await sql<{ id: number; tenant_id: number; event_id: string; payload: unknown }>(pool, CLAIMED_THIN, [lease.eventIds, lease.claimId]);
+  if (rows.length === 0) return { payloads: new Map(), failures: new Map() };
+  return resolveThinEvents(
+    rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, eventId: row.event_id, payload: row.payload })),
+    options,
+  );
+}
