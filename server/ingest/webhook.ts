@@ -26,7 +26,7 @@ import { isJsonContentType, parseJson, readBodyWithLimit } from "../lib/body.ts"
 import { ZBatchBody, invalidEvent, parseBatchEvent, parseEvent, zodDetails, type ValidEvent } from "./envelope.ts";
 import { ZEventId } from "../core/event.ts";
 import { groupCommitter } from "./group-commit.ts";
-import { admit } from "./rate-limit.ts";
+import { admit, admitTogether } from "./rate-limit.ts";
 import { verifySignature } from "./signature.ts";
 import { storeEvents, type StoreOutcome } from "./store-events.ts";
 import { findIngestTenant, liveKeys, revalidateIngestTenant, type IngestTenant } from "./tenant-lookup.ts";
@@ -111,7 +111,7 @@ export async function handleWebhook(request: WebhookRequest, slug: string): Prom
     const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BODY_BYTES);
     tenant = authenticated.tenant;
     const event = parseEvent(authenticated.webhookId, authenticated.json);
-    await admit(tenant, 1);
+    await admitTogether(tenant, 1);
     const outcome = await groupCommitter().store(tenant.id, event);
     if (outcome === "conflict") {
       throw new AppError("conflict", `event ${authenticated.webhookId} was already stored with a different payload`);
