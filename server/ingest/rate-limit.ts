@@ -34,8 +34,20 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** What admission needs of a tenant: its id and quotas (webhooks pass the cached tenant, the collector its source's). */
-export type AdmittedTenant = Pick<IngestTenant, "id" | "ratePerSecond" | "burst" | "dailyQuota">;
+/**
+ * What admission needs of a tenant: its id and quotas (webhooks pass the cached tenant, the collector its source's),
+ * and optionally the cache generation the caller's copy was current at: then the decision is made only if that
+ * copy is still current, in the same round trip; otherwise nothing is taken and StaleTenant is thrown.
+ */
+export type AdmittedTenant = Pick<IngestTenant, "id" | "ratePerSecond" | "burst" | "dailyQuota"> & { generation?: { key: string; expected: string } };
+
+/** The tenant changed since the caller's copy was read (its cache generation moved): reload it and decide again. */
+export class StaleTenant extends Error {
+  override name = "StaleTenant";
+  constructor() {
+    super("the tenant changed since it was read");
+  }
+}
 
 /** Throws a 429 AppError (with a jittered Retry-After) when `tenant` may not add `cost` events now. */
 export async function admit(tenant: AdmittedTenant, cost: number, options: { store?: SharedStore; random?: Random } = {}): Promise<void> {
@@ -50,6 +62,7 @@ export async function admit(tenant: AdmittedTenant, cost: number, options: { sto
         burst: tenant.burst,
         cost,
         dailyQuota: tenant.dailyQuota,
+        ...(tenant.generation ? { generation: tenant.generation } : {}),
       }),
       STORE_TIMEOUT_MS,
     );
@@ -61,6 +74,7 @@ export async function admit(tenant: AdmittedTenant, cost: number, options: { sto
     return;
   }
   if (decision.allowed) return;
+  if (decision.reason === "stale") throw new StaleTenant();
   const retryAfter = retryAfterSeconds(decision.retryAfterMs, options.random ?? Math.random);
   if (decision.reason === "quota") {
     throw new AppError("quota_exceeded", `daily quota of ${tenant.dailyQuota} events reached; it resets at 00:00 UTC`, {
@@ -94,7 +108,7 @@ export class AdmissionGroups {
 
   admit(tenant: AdmittedTenant, cost: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const key = `${tenant.id}:${tenant.ratePerSecond}:${tenant.burst}:${tenant.dailyQuota ?? ""}`;
+      const key = `${tenant.id}:${tenant.ratePerSecond}:${tenant.burst}:${tenant.dailyQuota ?? ""}:${tenant.generation?.expected ?? ""}`;
       let group = this.groups.get(key);
       if (!group) this.groups.set(key, (group = { tenant, waiting: [] }));
       group.waiting.push({ cost, resolve, reject });
@@ -121,6 +135,7 @@ export class AdmissionGroups {
         for (const w of waiting) w.resolve();
         return;
       } catch (error) {
+        // A stale tenant is stale for each of them; the store unavailable was already admitted by admit().
         if (!(error instanceof AppError)) {
           for (const w of waiting) w.reject(error);
           return;
