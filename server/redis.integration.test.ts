@@ -172,6 +172,24 @@ describe.each(implementations)("SharedStore contract: $name", ({ create }) => {
     expect(await takeTimes(nextDay, 3)).toEqual([true, true, false]);
   });
 
+  it("a decision expecting a generation the key no longer holds is stale and takes nothing; one expecting the current generation decides", async () => {
+    const request = fresh({ burst: 2 });
+    const generation = `${request.bucketKey}:gen`;
+    const entry = `${request.bucketKey}:entry`;
+    usedKeys.push(generation, entry);
+    // An absent generation reads as "0", as the cache's own reads do.
+    expect(await harness.store.takeTokens({ ...request, generation: { key: generation, expected: "0" } })).toEqual({ allowed: true });
+    await harness.store.cache.invalidate(entry, generation, null);
+    expect(await harness.store.takeTokens({ ...request, generation: { key: generation, expected: "0" } })).toEqual({
+      allowed: false,
+      reason: "stale",
+      retryAfterMs: 0,
+    });
+    // The stale decision took nothing: the bucket's second token is still there, and then none.
+    expect(await harness.store.takeTokens({ ...request, generation: { key: generation, expected: "1" } })).toEqual({ allowed: true });
+    expect(await harness.store.takeTokens(request)).toMatchObject({ allowed: false, reason: "rate" });
+  });
+
   it("200 concurrent requests on a bucket of 50 admit exactly 50", async () => {
     const request = fresh({ ratePerSecond: 0.001, burst: 50 });
     const results = await Promise.all(Array.from({ length: 200 }, () => harness.store.takeTokens(request)));

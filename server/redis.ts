@@ -6,7 +6,10 @@
  * Guarantee of takeTokens: the daily-quota check, the token-bucket refill and
  * the debit happen atomically (one Lua script, one round trip, Redis's own
  * clock), so concurrent requests from any number of processes never spend the
- * same token twice. The Redis client is set to fail fast when Redis is down
+ * same token twice. Given a generation to expect (the tenant cache's, see
+ * server/ingest/tenant-lookup.ts), the same script first checks that the key
+ * still holds it, and takes nothing if not: the caller's copy of the tenant
+ * is stale. The Redis client is set to fail fast when Redis is down
  * (no unbounded offline queue), so callers can fail open.
  */
 import { Redis } from "ioredis";
@@ -25,9 +28,12 @@ export interface TokenRequest {
   cost: number;
   /** Events per UTC day, or null for no daily quota. */
   dailyQuota: number | null;
+  /** Decide only if `key` (a cache generation) still holds `expected` ("0" when absent); otherwise take nothing and answer "stale". */
+  generation?: { key: string; expected: string };
 }
 
-export type TokenResult = { allowed: true } | { allowed: false; reason: "rate" | "quota"; retryAfterMs: number };
+/** "stale" only when a generation was given and no longer holds (retryAfterMs is then 0: nothing was decided). */
+export type TokenResult = { allowed: true } | { allowed: false; reason: "rate" | "quota" | "stale"; retryAfterMs: number };
 
 export interface SharedStore {
   readonly kind: "redis" | "memory";
@@ -51,6 +57,9 @@ local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
 local quota = tonumber(ARGV[4])
+if ARGV[5] ~= '' and (redis.call('GET', KEYS[3]) or '0') ~= ARGV[5] then
+  return {0, 0, 3}
+end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 if quota >= 0 then
@@ -84,7 +93,7 @@ return {1, 0, 0}
 const storeErrorLog = throttledLogger(10_000);
 
 type RedisWithScripts = Redis & {
-  takeTokens(bucketKey: string, quotaKey: string, ...args: (string | number)[]): Promise<[number, number, number]>;
+  takeTokens(bucketKey: string, quotaKey: string, generationKey: string, ...args: (string | number)[]): Promise<[number, number, number]>;
 };
 
 export class RedisStore implements SharedStore {
@@ -105,7 +114,7 @@ export class RedisStore implements SharedStore {
       enableAutoPipelining: true,
     });
     client.on("error", (error: Error) => storeErrorLog("redis-error", () => log.warn({ module: "redis", err: error.message }, "redis error")));
-    client.defineCommand("takeTokens", { numberOfKeys: 2, lua: TAKE_TOKENS_LUA });
+    client.defineCommand("takeTokens", { numberOfKeys: 3, lua: TAKE_TOKENS_LUA });
     this.client = client as RedisWithScripts;
     this.cache = new RedisCacheBackend(client);
   }
@@ -113,14 +122,17 @@ export class RedisStore implements SharedStore {
   async takeTokens(request: TokenRequest): Promise<TokenResult> {
     const [allowed, retryAfterMs, reason] = await this.client.takeTokens(
       request.bucketKey,
-      // The script declares two keys; without a quota the second is never touched.
+      // The script declares three keys; without a quota (or a generation) that key is never touched.
       request.quotaKey ?? request.bucketKey,
+      request.generation?.key ?? request.bucketKey,
       request.ratePerSecond,
       request.burst,
       request.cost,
       request.dailyQuota ?? -1,
+      request.generation?.expected ?? "",
     );
     if (allowed === 1) return { allowed: true };
+    if (reason === 3) return { allowed: false, reason: "stale", retryAfterMs: 0 };
     return { allowed: false, reason: reason === 2 ? "quota" : "rate", retryAfterMs };
   }
 
@@ -155,6 +167,8 @@ export class MemoryStore implements SharedStore {
   }
 
   async takeTokens(request: TokenRequest): Promise<TokenResult> {
+    if (request.generation && this.cache.generation(request.generation.key) !== request.generation.expected)
+      return { allowed: false, reason: "stale", retryAfterMs: 0 };
     const now = this.now();
     const quotaKey = request.quotaKey ?? request.bucketKey;
     if (request.dailyQuota !== null) {

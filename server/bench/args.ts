@@ -1,6 +1,6 @@
 /**
  * The bench's command line: `[mode…] [--duration S] [--warmup S]
- * [--connections N] [--profile] [--help]`. Pure, so it is tested without
+ * [--connections N] [--repeat N] [--open-seconds S] [--profile] [--help]`. Pure, so it is tested without
  * running anything; a bad argument is a BenchUsageError naming it.
  */
 import { parseArgs } from "node:util";
@@ -14,10 +14,14 @@ export interface BenchArgs {
   help: boolean;
   /** Mode names, in the order given; empty means every registered mode. */
   modes: string[];
+  /** Runs of each mode (each on fresh apps and tenants); figures are summarised as median and range. */
+  repeat: number;
   options: BenchOptions;
 }
 
 export const DEFAULT_DURATION_SECONDS = 10;
+/** The open-model run (ingest g): long enough to see whether the app's memory stays flat. */
+export const DEFAULT_OPEN_SECONDS = 60;
 
 /** A fifth of the run, between 1 and 3 seconds: long enough to load the routes and warm the JIT and pools. */
 export function defaultWarmupSeconds(durationSeconds: number): number {
@@ -43,6 +47,8 @@ export function parseBenchArgs(argv: string[], knownModes: readonly string[]): B
         duration: { type: "string" },
         warmup: { type: "string" },
         connections: { type: "string" },
+        repeat: { type: "string" },
+        "open-seconds": { type: "string" },
         profile: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -58,10 +64,12 @@ export function parseBenchArgs(argv: string[], knownModes: readonly string[]): B
   return {
     help: values.help,
     modes: [...new Set(positionals)],
+    repeat: number("repeat", values.repeat, 1, 100, true) ?? 1,
     options: {
       durationSeconds,
       warmupSeconds: number("warmup", values.warmup, 0, 600, false) ?? defaultWarmupSeconds(durationSeconds),
       connections: number("connections", values.connections, 1, 10_000, true),
+      openSeconds: number("open-seconds", values["open-seconds"], 1, 3_600, false) ?? DEFAULT_OPEN_SECONDS,
       profile: values.profile,
     },
   };
@@ -69,13 +77,17 @@ export function parseBenchArgs(argv: string[], knownModes: readonly string[]): B
 
 export function usage(modes: readonly { name: string; summary: string }[]): string {
   return [
-    "usage: npm run bench -- [mode…] [--duration S] [--warmup S] [--connections N] [--profile]",
+    "usage: npm run bench -- [mode…] [--duration S] [--warmup S] [--connections N] [--repeat N] [--open-seconds S] [--profile]",
     "",
     "  mode             one or more of the modes below; none runs them all, in this order",
     `  --duration S     seconds measured per figure (default ${DEFAULT_DURATION_SECONDS})`,
     "  --warmup S       seconds of warm-up before each figure (default: a fifth of the duration, 1–3 s)",
     "  --connections N  concurrency of the high-concurrency runs (ingest: 50)",
+    "  --repeat N       run each mode N times; report the median and range (min–max) of every figure and ratio",
+    `  --open-seconds S length of ingest's fixed-rate run, where the app's RSS is sampled (default ${DEFAULT_OPEN_SECONDS})`,
     "  --profile        run the app under node --cpu-prof; the profiles' directory is printed",
+    "",
+    "Results: each run also writes bench/results/bench-<start>.json (every figure) and .html (charts).",
     "",
     "modes:",
     ...modes.map((mode) => `  ${mode.name.padEnd(16)} ${mode.summary}`),

@@ -5,16 +5,29 @@ import { verifySignature } from "../ingest/signature.ts";
 import { BenchUsageError, defaultWarmupSeconds, parseBenchArgs } from "./args.ts";
 import { BenchStopping, Cleanup } from "./cleanup.ts";
 import { SignedRequestSource, batchPayload, eventRow, multiRowInsert, signRequest, singleEventPayload, syntheticEvent } from "./signed-events.ts";
-import { cpuRatio, ratio, renderTable, type Measurement } from "./report.ts";
+import { cpuRatio, ratio, renderTable, type Measurement, type ModeReport } from "./report.ts";
+import { formatSpread, median, spread, summarizeMode } from "./summary.ts";
+import { modeResults, renderHtml, type ModeResult } from "./results.ts";
+import { dueAt, dueCount } from "./open-load.ts";
+import { rssGauges } from "./rss.ts";
 import { LatencyRecorder, percentile } from "./percentiles.ts";
 import { parseEvent } from "../ingest/envelope.ts";
 import { canonicalJson, sha256 } from "../lib/canonical-json.ts";
 
 describe("bench arguments", () => {
-  it("defaults to every mode, 10 s runs and a 2 s warm-up", () => {
+  it("defaults to every mode, once, 10 s runs, a 2 s warm-up and a 60 s fixed-rate run", () => {
     const args = parseBenchArgs([], ["ingest", "apply"]);
     expect(args.modes).toEqual([]);
-    expect(args.options).toEqual({ durationSeconds: 10, warmupSeconds: 2, connections: undefined, profile: false });
+    expect(args.repeat).toBe(1);
+    expect(args.options).toEqual({ durationSeconds: 10, warmupSeconds: 2, connections: undefined, openSeconds: 60, profile: false });
+  });
+
+  it("takes --repeat and --open-seconds, and refuses a repeat that is not a positive integer", () => {
+    const args = parseBenchArgs(["--repeat", "3", "--open-seconds", "20"], ["ingest"]);
+    expect(args.repeat).toBe(3);
+    expect(args.options.openSeconds).toBe(20);
+    expect(() => parseBenchArgs(["--repeat", "0"], ["ingest"])).toThrow(/--repeat must be an integer from 1 to 100/);
+    expect(() => parseBenchArgs(["--repeat", "1.5"], ["ingest"])).toThrow(BenchUsageError);
   });
 
   it("takes modes and overrides", () => {
@@ -49,7 +62,7 @@ describe("latency statistics", () => {
     const recorder = new LatencyRecorder();
     for (let i = 10_000; i >= 1; i--) recorder.record(i);
     expect(recorder.count).toBe(10_000);
-    expect(recorder.summary()).toEqual({ p50: 5_000, p99: 9_900, max: 10_000 });
+    expect(recorder.summary()).toEqual({ p50: 5_000, p95: 9_500, p99: 9_900, max: 10_000 });
     expect(new LatencyRecorder().summary()).toBeNull();
   });
 });
@@ -168,5 +181,140 @@ describe("cleanup", () => {
     release();
     await stopping;
     expect(done).toEqual(["late app"]);
+  });
+});
+
+describe("repeats: median and range", () => {
+  it("takes the middle value, or the mean of the two middle ones", () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+  });
+
+  it("spreads finite values in run order, skipping runs without one", () => {
+    expect(spread([5, null, 1, 3, undefined])).toEqual({ median: 3, min: 1, max: 5, values: [5, 1, 3] });
+    expect(spread([null, Number.NaN])).toBeNull();
+  });
+
+  const run = (rates: Record<string, number>, p99: number, ok = true): ModeReport => {
+    const measurements: Measurement[] = Object.entries(rates).map(([id, rate]) => ({
+      id,
+      label: `${id} label`,
+      unit: "events/s",
+      rate,
+      count: rate,
+      seconds: 1,
+      connections: 50,
+      latency: { p50: p99 / 10, p95: p99 / 2, p99, max: p99 * 2 },
+      cpu: { server: { microsPerUnit: 1e6 / rate, cores: 1 } },
+      gauges: { rssMaxMb: rate / 10 },
+      notes: [],
+    }));
+    return {
+      mode: "ingest",
+      title: "ingest",
+      context: [],
+      measurements,
+      ratios: [ratio(measurements, "c/a", "webhook-single", "node-http-noop")],
+      checks: [{ label: "rows", ok, detail: "" }],
+    };
+  };
+
+  it("summarises every figure and ratio by stable id across runs", () => {
+    const summary = summarizeMode([
+      run({ "node-http-noop": 20_000, "webhook-single": 4_000 }, 30),
+      run({ "node-http-noop": 10_000, "webhook-single": 3_000 }, 10, false),
+      run({ "node-http-noop": 16_000, "webhook-single": 4_800 }, 20),
+    ]);
+    expect(summary.runs).toBe(3);
+    expect(summary.measurements.map((m) => m.id)).toEqual(["node-http-noop", "webhook-single"]);
+    const single = summary.measurements[1];
+    expect(single?.rate).toEqual({ median: 4_000, min: 3_000, max: 4_800, values: [4_000, 3_000, 4_800] });
+    expect(single?.latency?.p99).toEqual({ median: 20, min: 10, max: 30, values: [30, 10, 20] });
+    expect(single?.latency?.p95.median).toBe(10);
+    expect(single?.gauges?.rssMaxMb?.median).toBe(400);
+    expect(single?.cpuMicrosPerUnit?.server?.median).toBe(250);
+    // The ratio's median is the median of each run's own ratio (0.2, 0.3, 0.3), not a ratio of medians.
+    expect(summary.ratios[0]?.value).toEqual({ median: 0.3, min: 0.2, max: 0.3, values: [0.2, 0.3, 0.3] });
+    expect(summary.checks.map((c) => `${c.label}:${c.ok}`)).toEqual(["run 1: rows:true", "run 2: rows:false", "run 3: rows:true"]);
+  });
+
+  it("summarises a figure only some runs reached over those runs", () => {
+    const summary = summarizeMode([run({ "webhook-single": 4_000 }, 5), run({ "webhook-single": 2_000, "webhook-batch": 9_000 }, 5)]);
+    expect(summary.measurements.find((m) => m.id === "webhook-batch")).toMatchObject({ runs: 1, rate: { median: 9_000, values: [9_000] } });
+  });
+
+  it("formats a spread as median (min–max), and one run as its value", () => {
+    const f = (n: number) => String(n);
+    expect(formatSpread({ median: 2, min: 1, max: 3, values: [1, 2, 3] }, f)).toBe("2 (1–3)");
+    expect(formatSpread({ median: 2, min: 2, max: 2, values: [2] }, f)).toBe("2");
+    expect(formatSpread(null, f)).toBe("–");
+  });
+
+  it("keeps the JSON's shape: modes by name, figures by today's ids, each run kept", () => {
+    const results = modeResults([
+      run({ "node-http-noop": 20_000, "webhook-single": 4_000 }, 30),
+      run({ "node-http-noop": 10_000, "webhook-single": 3_000 }, 10),
+    ]);
+    expect(Object.keys(results)).toEqual(["ingest"]);
+    const ingest = results.ingest as ModeResult;
+    expect(ingest.runs).toBe(2);
+    expect(ingest.perRun).toHaveLength(2);
+    expect(ingest.perRun[1]?.measurements.map((m) => [m.id, m.rate])).toEqual([
+      ["node-http-noop", 10_000],
+      ["webhook-single", 3_000],
+    ]);
+    expect(ingest.measurements.map((m) => [m.id, m.rate.median])).toEqual([
+      ["node-http-noop", 15_000],
+      ["webhook-single", 3_500],
+    ]);
+    // It survives JSON as it is.
+    expect(JSON.parse(JSON.stringify(results))).toEqual(results);
+  });
+
+  it("renders a self-contained page: escaped text, inline SVG, nothing fetched", () => {
+    const results = modeResults([run({ "<script>x</script>": 10 }, 5), run({ "<script>x</script>": 12 }, 6)]);
+    const html = renderHtml({
+      bench: "tidemark",
+      schema: 2,
+      ok: true,
+      startedAt: "2026-12-02T19:00:00.000Z",
+      finishedAt: "2026-12-02T19:10:00.000Z",
+      command: "npm run bench -- ingest --repeat 2",
+      repeat: 2,
+      machine: null,
+      options: {},
+      profileDir: null,
+      modes: results,
+    });
+    expect(html).not.toContain("<script>");
+    expect(html).toContain("&lt;script&gt;x&lt;/script&gt;");
+    expect(html).toContain("<svg");
+    expect(html).not.toMatch(/(src|href)=["']?https?:/);
+  });
+});
+
+describe("open-model scheduling", () => {
+  it("makes request i due at i/rate, whatever was answered", () => {
+    expect(dueAt(0, 100)).toBe(0);
+    expect(dueAt(250, 100)).toBe(2_500);
+    // At 100/s: the first at 0 ms, one more every 10 ms, capped at the total.
+    expect([0, 9.9, 10, 995, 5_000].map((ms) => dueCount(ms, 100, 100))).toEqual([1, 1, 2, 100, 100]);
+    expect(dueCount(-1, 100, 100)).toBe(0);
+  });
+
+  it("sends every due request even when the timer fires late (no coordinated omission)", () => {
+    // A timer that fires once after 500 ms at 1,000/s owes 501 requests at once, not one.
+    expect(dueCount(500, 1_000, 10_000)).toBe(501);
+  });
+});
+
+describe("RSS gauges", () => {
+  it("compare the first and last tenth: flat is near 0, a leak is its growth", () => {
+    const flat = Array.from({ length: 60 }, (_, i) => 300 + (i % 2));
+    expect(rssGauges(flat).rssGrowthMb).toBeCloseTo(0, 0);
+    const leak = Array.from({ length: 60 }, (_, i) => 300 + i);
+    expect(rssGauges(leak)).toMatchObject({ rssStartMb: 300, rssMaxMb: 359, rssEndMb: 359, rssFirstTenthMb: 302.5, rssLastTenthMb: 356.5, rssGrowthMb: 54 });
+    expect(rssGauges([])).toEqual({});
   });
 });

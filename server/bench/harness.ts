@@ -30,6 +30,8 @@ export interface BenchOptions {
   warmupSeconds: number;
   /** Overrides the concurrency of a mode's high-concurrency runs (50 by default in ingest). */
   connections: number | undefined;
+  /** Seconds of ingest's fixed-arrival-rate run (latency at half the maximum rate, and the app's RSS over it). */
+  openSeconds: number;
   /** Run the app under `node --cpu-prof`, writing profiles into a fresh temporary directory. */
   profile: boolean;
 }

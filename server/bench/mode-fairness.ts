@@ -28,7 +28,7 @@ import type { TEventBody } from "../core/event.ts";
 import type { BenchContext, BenchMode, BenchTenant } from "./harness.ts";
 import { ModeRun } from "./mode-run.ts";
 import { formatCount as n, type Measurement, type Ratio } from "./report.ts";
-import { percentile } from "./percentiles.ts";
+import { summarizeSorted } from "./percentiles.ts";
 
 const SMALL_TENANTS = 20;
 const EVENTS_PER_SECOND_EACH = 10;
@@ -104,7 +104,7 @@ function measurement(id: string, label: string, phase: PhaseLatency, seconds: nu
     count: phase.applied,
     seconds,
     connections: LOOPS,
-    latency: phase.all.length === 0 ? null : { p50: percentile(phase.all, 50), p99: percentile(phase.all, 99), max: phase.all[phase.all.length - 1] as number },
+    latency: summarizeSorted(phase.all),
     notes: [],
   };
 }
@@ -277,7 +277,7 @@ export const fairness: BenchMode = {
       count: CLAIMS_TIMED,
       seconds: claimSeconds,
       connections: 1,
-      latency: { p50: percentile(claims.ms, 50), p99: percentile(claims.ms, 99), max: claims.ms[claims.ms.length - 1] as number },
+      latency: summarizeSorted(claims.ms),
       notes: [],
     });
     return run.report();

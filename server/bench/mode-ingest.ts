@@ -10,6 +10,13 @@
  *   d) batch webhook, 500 per request — events/s
  *   e) raw pg multi-row INSERT        — rows/s, the same rows into the same table: d's floor
  *   f) raw pg single-row INSERT       — rows/s, committed one by one: c's database floor
+ *   g) single events at a fixed rate  — half of c's rate, open model (server/bench/open-load.ts),
+ *                                        for --open-seconds (60 by default), against a fresh app with
+ *                                        its workers on: the HTTP answer's latency from each request's
+ *                                        scheduled send time, received → applied (the database's own
+ *                                        timestamps) and scheduled send → applied; the app's RSS every
+ *                                        second over the run (goals: applied p99 ≤ 250 ms, RSS ≤ 400 MB
+ *                                        and flat)
  *
  * e) and f) run from the bench process on connections of its own, with the
  * statements prepared (see rowInserts).
@@ -20,7 +27,6 @@
  * the runs, the rows of each tenant are compared with the answers it got, and
  * anything else fails the mode instead of printing a figure made of errors.
  */
-import { readFileSync } from "node:fs";
 import { pool } from "../db.ts";
 import { parseEnv } from "../env-schema.ts";
 import { generateSecret } from "../ingest/signature.ts";
@@ -30,7 +36,10 @@ import { SignedRequestSource, batchPayload, eventRow, multiRowInsert, signReques
 import type { BenchContext, BenchMode, BenchTenant } from "./harness.ts";
 import type { FixedRequest } from "./http-load.ts";
 import { ModeRun } from "./mode-run.ts";
-import { cpuRatio, formatCount as n, ratio, type Measurement } from "./report.ts";
+import { runOpenLoad } from "./open-load.ts";
+import { rssGauges, rssNote, rssSeries, sampleRss } from "./rss.ts";
+import { summarizeSorted } from "./percentiles.ts";
+import { cpuFigures, cpuRatio, formatCount as n, ratio, type Measurement } from "./report.ts";
 import type { Statement } from "./sql-load.ts";
 
 const DEFAULT_CONNECTIONS = 50;
@@ -44,8 +53,13 @@ const PRESIGN_HEADROOM = 1.5;
 /** c) is sized for this share of the node:http floor's rate (the fast path's target is 0.2 of it); beyond, it signs live and says so. */
 const SINGLE_SHARE_OF_HTTP_FLOOR = 0.5;
 const MAX_PRESIGNED_SINGLE = 400_000;
-const RSS_SAMPLE_MS = 1_000;
 const MAX_PRESIGNED_BATCH_BYTES = 256 * 1024 * 1024;
+/** g) runs at this share of c)'s rate: the issue's "50% of the measured maximum single-event rate". */
+const OPEN_SHARE_OF_MAX = 0.5;
+/** g)'s connection cap: far more than it needs at half the maximum rate, so the queue in front of them is the server's. */
+const OPEN_MAX_SOCKETS = 256;
+/** How long g) waits after its last answer for the workers to apply every accepted event. */
+const APPLY_WAIT_MS = 120_000;
 
 const ratios = (m: readonly Measurement[]) => [
   ratio(m, "webhook ÷ Next.js no-op (c/b)", "webhook-single", "next-noop"),
@@ -53,6 +67,7 @@ const ratios = (m: readonly Measurement[]) => [
   ratio(m, "batch ÷ raw multi-row INSERT (d/e)", "webhook-batch", "pg-multi-row-insert"),
   ratio(m, "webhook ÷ raw single-row INSERT (c/f)", "webhook-single", "pg-single-row-insert"),
   ratio(m, "Next.js no-op ÷ node:http (b/a)", "next-noop", "node-http-noop"),
+  ratio(m, "fixed-rate answers ÷ max single rate (g/c, aimed at 0.5)", "webhook-open-answer", "webhook-single"),
   cpuRatio(m, "c/b by server CPU per request", "webhook-single", "next-noop", ["server"]),
   cpuRatio(m, "c/a by server CPU per request", "webhook-single", "node-http-noop", ["server"]),
   cpuRatio(m, "d/e by machine CPU per event (server + postgres + bench)", "webhook-batch", "pg-multi-row-insert", ["server", "postgres", "bench"]),
@@ -113,45 +128,6 @@ function signedLiveNote(source: SignedRequestSource): string[] {
     : [];
 }
 
-/** Resident set size of `pid` in MB, or null where /proc is not there. */
-function rssMegabytes(pid: number): number | null {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Samples the app's RSS every second while a run goes; stop() gives the samples (MB). */
-function sampleRss(pid: number): { stop(): number[] } {
-  const samples: number[] = [];
-  const take = () => {
-    const mb = rssMegabytes(pid);
-    if (mb !== null) samples.push(mb);
-  };
-  take();
-  const timer = setInterval(take, RSS_SAMPLE_MS);
-  return {
-    stop() {
-      clearInterval(timer);
-      take();
-      return samples;
-    },
-  };
-}
-
-function rssNote(samples: number[]): string[] {
-  if (samples.length === 0) return [];
-  const mb = (value: number) => `${value.toFixed(0)} MB`;
-  const tenth = Math.max(1, Math.floor(samples.length / 10));
-  const average = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
-  return [
-    `app RSS over the run (warm-up included, every ${RSS_SAMPLE_MS / 1000} s): start ${mb(samples[0] as number)}, max ${mb(Math.max(...samples))}, ` +
-      `end ${mb(samples[samples.length - 1] as number)}; mean of the first tenth ${mb(average(samples.slice(0, tenth)))}, of the last ${mb(average(samples.slice(-tenth)))}`,
-  ];
-}
-
 /** a) and b). The app is started first, so that a build that fails does so before anything is measured; it idles during a). */
 async function floors({ run, ctx, connections }: Ingest, floorRequest: FixedRequest): Promise<{ app: AppServer; noopRate: number; httpFloorRate: number }> {
   const app = await ctx.startApp();
@@ -206,6 +182,9 @@ async function singleWebhook({ run, ctx, connections }: Ingest, app: AppServer, 
     ...signedLiveNote(source),
     ...rssNote(rssSamples),
   ]);
+  const measured = run.measurements[run.measurements.length - 1] as Measurement;
+  measured.gauges = rssGauges(rssSamples);
+  measured.series = rssSeries(rssSamples);
   run.expectOnly("c) webhook", c, 202);
 
   const stored = await storedEventIds(tenant.id);
@@ -295,6 +274,149 @@ async function batchWebhook({ run, ctx }: Ingest, app: AppServer, rawRowsPerSeco
   );
 }
 
+/** Waits until every event of `tenantId` is done (applied, or finished otherwise); false if `timeoutMs` passes first. */
+async function waitUntilApplied(tenantId: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status <> 'done'", [tenantId]);
+    if (rows[0]?.n === 0) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * g): a fresh app with its workers on (the first app is stopped: it has no
+ * workers, and its idle process should not share the cores), single events at
+ * half of c)'s rate, open model. A warm-up at the same rate goes first (JIT,
+ * pools, the workers' first claims) and is not reported.
+ */
+async function fixedRate({ run, ctx }: Ingest, firstApp: AppServer, maxRate: number): Promise<void> {
+  await firstApp.stop();
+  const workers = parseEnv({ ...ctx.appEnv, WORKER_CONCURRENCY: undefined }).WORKER_CONCURRENCY;
+  const app = await ctx.startApp({ WORKER_CONCURRENCY: String(workers) });
+  const rate = Math.max(1, maxRate * OPEN_SHARE_OF_MAX);
+  const { warmupSeconds, openSeconds } = ctx.options;
+  run.context.push(
+    `g): a fresh app (pid ${app.pid}) with WORKER_CONCURRENCY=${workers}, ${n(rate)} events/s (${OPEN_SHARE_OF_MAX} × c) for ${openSeconds} s after ${warmupSeconds} s ` +
+      `at the same rate; at most ${OPEN_MAX_SOCKETS} connections`,
+  );
+  const tenant = await ctx.createTenant("bench-open");
+  const source = new SignedRequestSource(tenant.secret, (seq) => singleEventPayload("op", seq));
+  const wanted = Math.ceil(rate * (openSeconds + warmupSeconds) * 1.05) + 10;
+  ctx.announce(`g) fixed rate: signing ${n(wanted)} requests ahead of the run`);
+  source.precompute(wanted);
+
+  const accepted = new Set<string>();
+  const dueAt = new Map<string, number>();
+  const url = `${app.url}/api/webhooks/${tenant.slug}`;
+  const onResponse = (status: number, _body: string, id: string) => void (status === 202 && accepted.add(id));
+  const errorsOf = (statuses: Record<string, number>, errors: number) =>
+    Object.entries(statuses)
+      .filter(([status]) => status !== "202")
+      .reduce((sum, [, count]) => sum + count, errors);
+
+  let warmupProblems = 0;
+  if (warmupSeconds > 0) {
+    ctx.announce(`g) fixed rate: ${warmupSeconds} s warm-up at ${n(rate)} events/s`);
+    const warm = await runOpenLoad({
+      url,
+      ratePerSecond: rate,
+      durationSeconds: warmupSeconds,
+      request: () => source.next(),
+      maxSockets: OPEN_MAX_SOCKETS,
+      onResponse,
+    });
+    warmupProblems = errorsOf(warm.statuses, warm.errors);
+  }
+  ctx.announce(`g) fixed rate: ${openSeconds} s at ${n(rate)} events/s`);
+  const meter = appMeter(ctx, app);
+  await meter.prepare();
+  const rss = sampleRss(app.pid);
+  meter.open();
+  const g = await runOpenLoad({
+    url,
+    ratePerSecond: rate,
+    durationSeconds: openSeconds,
+    request: () => source.next(),
+    maxSockets: OPEN_MAX_SOCKETS,
+    onResponse,
+    onScheduled: (id, due) => void dueAt.set(id, due),
+  });
+  const cpu = meter.close();
+  const rssSamples = rss.stop();
+  ctx.announce(`g) fixed rate: ${n(g.rate)} answers/s, p99 ${g.latency?.p99.toFixed(1) ?? "–"} ms from the scheduled send`);
+
+  const problems = errorsOf(g.statuses, g.errors) + warmupProblems;
+  run.check(
+    "g) fixed-rate answers",
+    problems === 0,
+    problems === 0
+      ? `all ${n(accepted.size)} answers 202 (warm-up included)`
+      : `${n(problems)} answers other than 202 or lost: ${JSON.stringify(g.statuses)}, ${g.errors} errors`,
+  );
+  const applied = await waitUntilApplied(tenant.id, APPLY_WAIT_MS);
+  const { rows } = await pool.query<{ event_id: string; outcome: string | null; applied_ms: number; received_to_applied_ms: number }>(
+    `SELECT event_id, outcome, extract(epoch FROM processed_at)::float8 * 1000 AS applied_ms,
+            extract(epoch FROM processed_at - received_at)::float8 * 1000 AS received_to_applied_ms
+       FROM events WHERE tenant_id = $1`,
+    [tenant.id],
+  );
+  const stored = new Set(rows.map((row) => row.event_id));
+  const missing = [...accepted].filter((id) => !stored.has(id)).length;
+  run.check(
+    "g) fixed-rate rows = 202 answers",
+    rows.length === accepted.size && missing === 0,
+    `${n(rows.length)} events stored, ${n(accepted.size)} answers 202` + (missing > 0 ? `; ${n(missing)} answered 202 but not stored` : "; the same ids"),
+  );
+  const notApplied = rows.filter((row) => row.outcome !== "applied").length;
+  run.check(
+    "g) every event applied",
+    applied && notApplied === 0,
+    applied && notApplied === 0
+      ? `all ${n(rows.length)} applied`
+      : `${n(notApplied)} of ${n(rows.length)} not applied${applied ? "" : ` within ${APPLY_WAIT_MS / 1000} s of the last answer`}`,
+  );
+
+  // Only the measured window's events (those whose due time was recorded); the warm-up's are not reported.
+  const window = rows.filter((row) => dueAt.has(row.event_id));
+  const receivedToApplied = Float64Array.from(window.map((row) => row.received_to_applied_ms)).sort();
+  const sendToApplied = Float64Array.from(window.map((row) => row.applied_ms - (dueAt.get(row.event_id) as number))).sort();
+  const endToEnd = summarizeSorted(sendToApplied);
+  const rssG = rssGauges(rssSamples);
+  run.measurements.push({
+    id: "webhook-open-answer",
+    label: `g) fixed rate, ${OPEN_SHARE_OF_MAX} × c: HTTP answer, from the scheduled send`,
+    unit: "events/s",
+    rate: g.rate,
+    count: g.responses,
+    seconds: g.seconds,
+    connections: OPEN_MAX_SOCKETS,
+    latency: g.latency,
+    statuses: g.statuses,
+    cpu: cpuFigures(cpu, g.responses, g.seconds),
+    gauges: { targetRate: rate, maxSendLagMs: g.maxSendLagMs, ...rssG },
+    series: rssSeries(rssSamples),
+    notes: [...signedLiveNote(source), ...rssNote(rssSamples), `the bench sent its latest request ${g.maxSendLagMs.toFixed(1)} ms after it was due`],
+  });
+  run.measurements.push({
+    id: "webhook-open-applied",
+    label: "g) fixed rate: received → applied (database timestamps)",
+    unit: "events/s",
+    rate: window.length / g.seconds,
+    count: window.length,
+    seconds: g.seconds,
+    connections: OPEN_MAX_SOCKETS,
+    latency: summarizeSorted(receivedToApplied),
+    gauges: endToEnd ? { sendToAppliedP50Ms: endToEnd.p50, sendToAppliedP95Ms: endToEnd.p95, sendToAppliedP99Ms: endToEnd.p99 } : {},
+    notes: endToEnd
+      ? [
+          `scheduled send → applied: p50 ${endToEnd.p50.toFixed(1)} ms, p95 ${endToEnd.p95.toFixed(1)} ms, p99 ${endToEnd.p99.toFixed(1)} ms (goal for received → applied p99: ≤ 250 ms)`,
+        ]
+      : [],
+  });
+}
+
 export const ingest: BenchMode = {
   name: "ingest",
   async run(ctx) {
@@ -320,6 +442,8 @@ export const ingest: BenchMode = {
     await singleWebhook(it, app, Math.max(noopRate, httpFloorRate * SINGLE_SHARE_OF_HTTP_FLOOR));
     const rawRowsPerSecond = await rawInserts(it);
     await batchWebhook(it, app, rawRowsPerSecond);
+    const maxSingle = it.run.measurements.find((m) => m.id === "webhook-single")?.rate ?? 0;
+    await fixedRate(it, app, maxSingle);
     return it.run.report();
   },
 };

@@ -23,18 +23,23 @@ export class LatencyRecorder {
     return this.size;
   }
 
-  /** p50, p99 and max in milliseconds; null when nothing was recorded. */
+  /** p50, p95, p99 and max in milliseconds; null when nothing was recorded. */
   summary(): LatencySummary | null {
-    if (this.size === 0) return null;
-    const sorted = this.samples.slice(0, this.size).sort();
-    return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] as number };
+    return summarizeSorted(this.samples.slice(0, this.size).sort());
   }
 }
 
 export interface LatencySummary {
   p50: number;
+  p95: number;
   p99: number;
   max: number;
+}
+
+/** The LatencySummary of ascending `sorted`; null when it is empty. */
+export function summarizeSorted(sorted: ArrayLike<number>): LatencySummary | null {
+  if (sorted.length === 0) return null;
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] as number };
 }
 
 /** Nearest-rank percentile of ascending `sorted` (non-empty). */

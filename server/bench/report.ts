@@ -31,7 +31,19 @@ export interface Measurement {
   statuses?: Record<string, number>;
   /** CPU over the window by process group ("server", "postgres", "bench"), when it could be read. */
   cpu?: Record<string, CpuFigure>;
+  /** Other figures of the run by name, e.g. the app's RSS ("rssMaxMb"); summarised across repeats like the rate. */
+  gauges?: Record<string, number>;
+  /** Samples over time, for the results page's charts (e.g. the app's RSS every second). */
+  series?: Series[];
   notes: string[];
+}
+
+export interface Series {
+  name: string;
+  unit: string;
+  /** Milliseconds between samples. */
+  everyMs: number;
+  values: number[];
 }
 
 export interface CpuFigure {
@@ -107,7 +119,7 @@ function formatRate(value: number): string {
   return integer.format(value);
 }
 
-function formatMs(value: number | undefined): string {
+export function formatMs(value: number | undefined): string {
   if (value === undefined) return "–";
   return value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : integer.format(value);
 }
@@ -151,6 +163,7 @@ export function renderReport(report: ModeReport): string {
     m.unit,
     m.requestRate === undefined ? "" : `${m.requestRate.toFixed(1)}/s`,
     formatMs(m.latency?.p50),
+    formatMs(m.latency?.p95),
     formatMs(m.latency?.p99),
     formatCpu(m.cpu?.server),
     formatCpu(m.cpu?.postgres),
@@ -164,13 +177,14 @@ export function renderReport(report: ModeReport): string {
     "unit",
     "requests",
     "p50 ms",
+    "p95 ms",
     "p99 ms",
     "server CPU",
     "postgres CPU",
     "bench CPU",
     "HTTP statuses (all responses)",
   ];
-  out.push(renderTable(headers, rows, new Set([1, 2, 4, 5, 6, 7, 8, 9])));
+  out.push(renderTable(headers, rows, new Set([1, 2, 4, 5, 6, 7, 8, 9, 10])));
   if (report.measurements.some((m) => m.cpu)) {
     out.push("CPU columns: µs of CPU per unit (cores busy on average over the window); server = the app or the node:http floor, bench = the load generator");
   }

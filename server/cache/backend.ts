@@ -125,7 +125,12 @@ export class MemoryCacheBackend implements CacheBackend {
   }
 
   async read(entryKey: string, generationKey: string): Promise<CacheRead> {
-    return { entry: this.get(entryKey), generation: this.get(generationKey) ?? "0" };
+    return { entry: this.get(entryKey), generation: this.generation(generationKey) };
+  }
+
+  /** A generation key's value, "0" when absent (for MemoryStore's takeTokens, which checks it as the Lua script does). */
+  generation(generationKey: string): string {
+    return this.get(generationKey) ?? "0";
   }
 
   async writeIfGeneration(entryKey: string, generationKey: string, generation: string, entry: string, ttlMs: number): Promise<boolean> {

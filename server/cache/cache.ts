@@ -187,6 +187,40 @@ export class Cache<T> {
   }
 
   /**
+   * getOrLoad, with the key's generation as of a read made no later than the
+   * value's: if the generation still holds that value later, nothing has
+   * invalidated the key since the value was current. (Never joins a read
+   * already in flight, which may predate the generation read.) The
+   * generation is null when the store is unavailable: then there is nothing
+   * to check against.
+   */
+  async getOrLoadVersioned(id: string, loader: () => Promise<T>, options: ReadOptions<T> = {}): Promise<{ value: T; generation: string | null }> {
+    const k = this.keysOf(id);
+    const random = options.random ?? this.deps.random;
+    let generation: string;
+    try {
+      const read = await this.backend((b) => b.read(k.entry, k.generation));
+      generation = read.generation;
+      const entry = parseEntry(read.entry);
+      const now = this.deps.now();
+      if (entry && now < entry.x) {
+        const value = this.codec.decode(entry.v);
+        if (!options.accept || options.accept(value)) {
+          if (refreshesEarly(now, entry.x, entry.l, this.settings.beta, random())) this.refreshInBackground(id, loader, read.generation);
+          this.count("hit");
+          return { value, generation };
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof BackendUnavailable)) throw error;
+      this.count("bypass");
+      return { value: (await this.load(loader)).value, generation: null };
+    }
+    // The value comes from a read (or a load) that starts after the one above.
+    return { value: await this.resolve(id, loader, options.accept ?? (() => true), random), generation };
+  }
+
+  /**
    * Call after the commit that changed `id`'s data: the next read in any
    * process loads afresh (or finds `tombstone`, the value that stands for a
    * deleted thing). Never throws: a failure is logged and counted, and the

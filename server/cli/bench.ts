@@ -1,9 +1,12 @@
 /**
- * `npm run bench -- [mode…] [--duration S] [--warmup S] [--connections N] [--profile]`
+ * `npm run bench -- [mode…] [--duration S] [--warmup S] [--connections N] [--repeat N] [--open-seconds S] [--profile]`
  *
- * Runs the named bench modes (all of them when none is named) against the
- * real production app on a fresh local database, prints a table per mode on
- * stdout and, last, one JSON line with every figure. Progress goes to stderr.
+ * Runs the named bench modes (all of them when none is named), each
+ * `--repeat` times, against the real production app on a fresh local
+ * database, prints a table per run on stdout, a summary (median and range of
+ * every figure and ratio) per mode after its last run and, last, one JSON
+ * line with every figure; the same document and an HTML page with charts are
+ * written under bench/results/ (server/bench/results.ts). Progress goes to stderr.
  * Exits 1 if any mode failed its checks (a figure made of errors is no
  * figure). The database, the app processes and the Redis keys are removed
  * at the end, on Ctrl-C too.
@@ -11,11 +14,15 @@
  * The work is in server/bench/; modes are registered in server/bench/modes.ts.
  */
 import os from "node:os";
+import path from "node:path";
 import { BenchUsageError, parseBenchArgs, usage } from "../bench/args.ts";
 import { Cleanup } from "../bench/cleanup.ts";
 import { openHarness, type Harness } from "../bench/harness.ts";
 import { MODES, type ModeEntry } from "../bench/modes.ts";
 import { BenchFailure, renderReport, type ModeReport } from "../bench/report.ts";
+import { RESULTS_SCHEMA, modeResults, writeResults, type BenchResults } from "../bench/results.ts";
+import { renderSummary, summarizeMode } from "../bench/summary.ts";
+import { PROJECT_ROOT } from "../setup/paths.ts";
 import { ConfigError, parseEnv } from "../env-schema.ts";
 
 const DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -84,19 +91,26 @@ try {
   });
   process.stdout.write(`Tidemark bench, ${startedAt.toISOString()}\n\n`);
   for (const entry of selected) {
-    if (stoppedBy) break;
-    try {
-      const report = await harness.runMode(await entry.load());
-      reports.push(report);
-      process.stdout.write(`${renderReport(report)}\n`);
-      if (report.checks.some((check) => !check.ok)) ok = false;
-    } catch (error) {
-      if (!(error instanceof BenchFailure)) throw error;
-      ok = false;
-      reports.push(error.report);
-      process.stdout.write(`${renderReport(error.report)}\n`);
-      say(`${entry.name} FAILED: ${error.message}`);
+    const runs: ModeReport[] = [];
+    for (let run = 1; run <= args.repeat && !stoppedBy; run++) {
+      const of = args.repeat > 1 ? ` (run ${run} of ${args.repeat})` : "";
+      if (of) say(`${entry.name}${of}`);
+      try {
+        const report = await harness.runMode(await entry.load());
+        runs.push(report);
+        process.stdout.write(`${renderReport({ ...report, title: report.title + of })}\n`);
+        if (report.checks.some((check) => !check.ok)) ok = false;
+      } catch (error) {
+        if (!(error instanceof BenchFailure)) throw error;
+        ok = false;
+        runs.push(error.report);
+        process.stdout.write(`${renderReport({ ...error.report, title: error.report.title + of })}\n`);
+        say(`${entry.name}${of} FAILED: ${error.message}`);
+      }
     }
+    reports.push(...runs);
+    if (runs.length > 1) process.stdout.write(`${renderSummary(summarizeMode(runs))}\n`);
+    if (stoppedBy) break;
   }
 } catch (error) {
   ok = false;
@@ -108,15 +122,22 @@ try {
 if (stoppedBy) process.exit(signalExitCode(stoppedBy));
 
 if (harness?.profileDir) say(`CPU profiles of the app: ${harness.profileDir}`);
-const summary = {
+const results: BenchResults = {
   bench: "tidemark",
+  schema: RESULTS_SCHEMA,
   ok,
   startedAt: startedAt.toISOString(),
   finishedAt: new Date().toISOString(),
+  command: ["npm run bench --", ...process.argv.slice(2)].join(" "),
+  repeat: args.repeat,
   machine: harness ? { ...harness.machine, loadAverageAtEnd: os.loadavg() } : null,
   options: args.options,
   profileDir: harness?.profileDir ?? null,
-  modes: Object.fromEntries(reports.map(({ mode, measurements, ratios, checks }) => [mode, { measurements, ratios, checks }])),
+  modes: modeResults(reports),
 };
-process.stdout.write(`${JSON.stringify(summary)}\n`);
+if (reports.length > 0) {
+  const written = await writeResults(path.join(PROJECT_ROOT, "bench", "results"), results);
+  say(`results: ${written.json} and ${written.html}`);
+}
+process.stdout.write(`${JSON.stringify(results)}\n`);
 process.exit(ok ? 0 : 1);

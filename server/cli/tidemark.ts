@@ -429,7 +429,7 @@ async function describeError(error: unknown, values: Values = {}): Promise<Error
  * tests that sweep the flags. Result lines go to `lines`; returns the exit
  * status and, for 1, the error line.
  */
-export async function runCommand(argv: string[], lines: string[] = []): Promise<{ code: 0 | 1 | 2; error?: ErrorLine }> {
+export async function runCommand(argv: string[], lines: string[] = [], boot: Bootstrapped = callerBoot()): Promise<{ code: 0 | 1 | 2; error?: ErrorLine }> {
   let invocation: Invocation | "help";
   try {
     invocation = parseInvocation(argv);
@@ -440,7 +440,7 @@ export async function runCommand(argv: string[], lines: string[] = []): Promise<
   if (invocation === "help") return { code: 2 };
   capture = (line) => lines.push(line);
   try {
-    await invocation.command.run(invocation.values);
+    await invocation.command.run(invocation.values, boot);
     return { code: 0 };
   } catch (error) {
     if (error instanceof UsageError) return { code: 2 };
@@ -487,6 +487,11 @@ async function main(argv: string[]): Promise<number> {
     await closeDatabase();
     await boot.shutdown();
   }
+}
+
+/** The caller's own database and key (its environment), nothing for runCommand to stop. */
+function callerBoot(): Bootstrapped {
+  return { databaseUrl: process.env.DATABASE_URL ?? "", embedded: null, secretKeyFile: null, shutdown: () => Promise.resolve() };
 }
 
 /** Resolves once everything written so far has been handed to the OS. */

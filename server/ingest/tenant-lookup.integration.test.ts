@@ -6,7 +6,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { db } from "../db.ts";
 import { createTestTenant } from "../../test/webhooks.ts";
-import { findIngestTenant, forgetTenant } from "./tenant-lookup.ts";
+import { keys } from "../keys.ts";
+import { store } from "../redis.ts";
+import { admit, StaleTenant } from "./rate-limit.ts";
+import { findCheckedTenant, findIngestTenant, forgetTenant, type CheckedTenant } from "./tenant-lookup.ts";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -56,5 +59,37 @@ describe("tenant lookup cache", () => {
     await forgetTenant(tenant.slug);
     await findIngestTenant(tenant.slug);
     expect(query).toHaveBeenCalledTimes(1);
+  });
+
+  it("a single event's tenant is this process's copy for a while: no cache read and no query on the next request", async () => {
+    const tenant = await createTestTenant();
+    const first = await findCheckedTenant(tenant.slug);
+    const read = vi.spyOn(store.cache, "read");
+    const query = vi.spyOn(db.tenant, "findUnique");
+    const second = await findCheckedTenant(tenant.slug);
+    expect(second).toBe(first);
+    expect(read).toHaveBeenCalledTimes(0);
+    expect(query).toHaveBeenCalledTimes(0);
+  });
+
+  it("the copy's decision is stale once the tenant's cache generation moved (a change committed in any process), and a fresh read decides", async () => {
+    const tenant = await createTestTenant({ ratePerSecond: 1_000, burst: 1_000 });
+    const copy = (await findCheckedTenant(tenant.slug)) as CheckedTenant;
+    expect(copy.generation.key).toBe(keys.cacheGeneration("tenant", tenant.slug));
+    await expect(admit(copy, 1)).resolves.toBeUndefined();
+    // What another process's forgetTenant does in Redis; this process's copy is left as it was.
+    await store.cache.invalidate(keys.cacheEntry("tenant", tenant.slug), copy.generation.key, null);
+    await expect(admit(copy, 1)).rejects.toBeInstanceOf(StaleTenant);
+    expect(await findCheckedTenant(tenant.slug)).toBe(copy);
+    const fresh = (await findCheckedTenant(tenant.slug, { fresh: true })) as CheckedTenant;
+    expect(fresh.generation.expected).not.toBe(copy.generation.expected);
+    await expect(admit(fresh, 1)).resolves.toBeUndefined();
+  });
+
+  it("forgetTenant drops this process's copy too", async () => {
+    const tenant = await createTestTenant();
+    const first = await findCheckedTenant(tenant.slug);
+    await forgetTenant(tenant.slug);
+    expect(await findCheckedTenant(tenant.slug)).not.toBe(first);
   });
 });

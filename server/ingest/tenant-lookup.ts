@@ -31,6 +31,16 @@
  *   opened and decoded into its HMAC key once per process (the key memo,
  *   keyed by the ciphertext), so the webhook hot path pays no AES per
  *   request; a rotation stores a new ciphertext, which misses the memo.
+ * - The single-event webhook (findCheckedTenant) spares even the shared
+ *   cache's round trip: each process keeps the tenant it read, with the
+ *   cache generation it was current at, for up to CHECKED_MEMO_MS, and the
+ *   request's rate-limit decision checks that generation in its own round
+ *   trip (server/ingest/rate-limit.ts, StaleTenant). A change invalidated
+ *   after its commit moves the generation, so the next request's decision
+ *   finds it stale, takes nothing, and the request reloads the tenant and is
+ *   verified and decided again: the same "next request" guarantee, one
+ *   round trip fewer. Without a generation (Redis unavailable) nothing is
+ *   kept.
  * - The negative cache and the key memo live on globalThis: the production
  *   server's webhook fast path and the Next.js bundle load this module
  *   separately, and must share them.
@@ -39,6 +49,7 @@ import type { KeyObject } from "node:crypto";
 import { db } from "../db.ts";
 import { env } from "../env.ts";
 import { Cache } from "../cache/cache.ts";
+import { keys } from "../keys.ts";
 import { jitterDown, type Random } from "../lib/jitter.ts";
 import { SLUG_PATTERN } from "../schemas/tenant.ts";
 import { signingKey } from "./signature.ts";
@@ -78,6 +89,14 @@ type TenantRow = Omit<IngestTenant, "secretKey" | "previousSecretKey" | "previou
   previousSecretExpiresAt: string | null;
 };
 
+/** A tenant as read, with what its rate-limit decision must find still current. */
+export interface CheckedTenant extends IngestTenant {
+  generation: { key: string; expected: string };
+}
+
+/** How long a process keeps a tenant for findCheckedTenant: bounds what a change behind the cache's back (SQL) takes to be seen. */
+export const CHECKED_MEMO_MS = 1_000;
+
 interface LocalState {
   /** Unknown slugs and until when; insertion order is age order. */
   unknown: Map<string, number>;
@@ -87,10 +106,15 @@ interface LocalState {
   keys: Map<string, KeyObject>;
   /** Sealed secrets opened so far (AES-GCM decryptions). */
   opened: number;
+  /** findCheckedTenant's tenants and until when; insertion order is age order. */
+  checked?: Map<string, { tenant: CheckedTenant; until: number }>;
+  checkedFlights?: Map<string, Promise<IngestTenant | null>>;
 }
 
 const globalForTenants = globalThis as unknown as { tidemarkTenantLookup?: LocalState };
 const local: LocalState = (globalForTenants.tidemarkTenantLookup ??= { unknown: new Map(), revalidated: new Map(), keys: new Map(), opened: 0 });
+const checked = (local.checked ??= new Map());
+const checkedFlights = (local.checkedFlights ??= new Map());
 
 const tenants = new Cache<TenantRow | null>("tenant", { ttlMs: env.TENANT_CACHE_TTL_MS, staleMs: env.TENANT_CACHE_TTL_MS });
 
@@ -158,6 +182,56 @@ export async function findIngestTenant(slug: string, random: Random = Math.rando
   return null;
 }
 
+async function loadChecked(slug: string, random: Random): Promise<IngestTenant | null> {
+  const { value: row, generation } = await tenants.getOrLoadVersioned(slug, () => loadRow(slug), { random });
+  if (!row) {
+    rememberBounded(local.unknown, slug, Date.now() + jitterDown(Math.min(NEGATIVE_TTL_MS, env.TENANT_CACHE_TTL_MS), 0.2, random), NEGATIVE_CACHE_MAX);
+    return null;
+  }
+  const tenant = toTenant(row);
+  if (generation === null) return tenant;
+  const entry: CheckedTenant = { ...tenant, generation: { key: keys.cacheGeneration(tenants.name, slug), expected: generation } };
+  rememberBounded(
+    checked,
+    slug,
+    { tenant: entry, until: Date.now() + jitterDown(Math.min(CHECKED_MEMO_MS, env.TENANT_CACHE_TTL_MS), 0.2, random) },
+    NEGATIVE_CACHE_MAX,
+  );
+  return entry;
+}
+
+/** The tenant without the generation to check: its decision is then made whatever changed meanwhile. */
+export function withoutCheck(tenant: IngestTenant): IngestTenant {
+  const copy: IngestTenant & { generation?: CheckedTenant["generation"] } = { ...tenant };
+  delete copy.generation;
+  return copy;
+}
+
+/**
+ * The tenant for a single-event webhook: like findIngestTenant, but possibly
+ * this process's copy, whose `generation` (when present) the request's
+ * rate-limit decision must check (see the header). `fresh` skips the copy:
+ * for a request whose decision found it stale.
+ */
+export async function findCheckedTenant(slug: string, options: { fresh?: boolean; random?: Random } = {}): Promise<IngestTenant | CheckedTenant | null> {
+  if (!isPossibleSlug(slug)) return null;
+  const unknownUntil = local.unknown.get(slug);
+  if (unknownUntil !== undefined && unknownUntil > Date.now()) return null;
+  const memo = checked.get(slug);
+  if (memo && !options.fresh && memo.until > Date.now()) return memo.tenant;
+  if (options.fresh) checked.delete(slug);
+  // Concurrent misses in this process share one read; a fresh read never joins one that may predate it.
+  const shared = options.fresh ? undefined : checkedFlights.get(slug);
+  if (shared) return shared;
+  const own = loadChecked(slug, options.random ?? Math.random);
+  if (!options.fresh) {
+    checkedFlights.set(slug, own);
+    const done = () => void (checkedFlights.get(slug) === own && checkedFlights.delete(slug));
+    own.then(done, done);
+  }
+  return own;
+}
+
 /**
  * The tenant as the database has it now, for a signature that failed against
  * the cached secrets (they may have been changed behind the cache's back).
@@ -176,6 +250,7 @@ export async function revalidateIngestTenant(slug: string, random: Random = Math
 /** Drops the tenant's entry in every process; call after the commit that changed (or created) the tenant. */
 export async function forgetTenant(slug: string): Promise<void> {
   local.unknown.delete(slug);
+  checked.delete(slug);
   await tenants.invalidate(slug);
 }
 

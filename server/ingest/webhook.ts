@@ -32,10 +32,10 @@ import { isJsonContentType, parseJson, readBodyWithLimit } from "../lib/body.ts"
 import { ZBatchBody, invalidEvent, parseBatchEvent, parseEvent, zodDetails, type ValidEvent } from "./envelope.ts";
 import { ZEventId } from "../core/event.ts";
 import { groupCommitter } from "./group-commit.ts";
-import { admit } from "./rate-limit.ts";
-import { verifySignature } from "./signature.ts";
+import { admit, admitTogether, StaleTenant } from "./rate-limit.ts";
+import { verifySignature, type SignedRequest } from "./signature.ts";
 import { storeEvents, type StoreOutcome } from "./store-events.ts";
-import { findIngestTenant, liveKeys, revalidateIngestTenant, type IngestTenant } from "./tenant-lookup.ts";
+import { findCheckedTenant, findIngestTenant, liveKeys, revalidateIngestTenant, withoutCheck, type IngestTenant } from "./tenant-lookup.ts";
 import { signalNewEvents } from "../lib/wake.ts";
 import type { WebhookAnswer } from "../stats/rollups.ts";
 import { countWebhookAnswer } from "./webhook-answers.ts";
@@ -52,7 +52,15 @@ interface Authenticated {
   tenant: IngestTenant;
   webhookId: string;
   json: unknown;
+  /** What was verified, and when: to verify again against a reloaded tenant. */
+  signed: SignedRequest;
+  now: Date;
 }
+
+type TenantLookup = (slug: string) => Promise<IngestTenant | null>;
+
+/** After this many stale decisions in a row (the tenant changing under a request), the request is decided without the check. */
+const MAX_STALE_RETRIES = 2;
 
 /** webhook-{name}, or its Svix alias svix-{name}; trimmed, and required. */
 function signedHeader(request: WebhookRequest, name: "id" | "timestamp" | "signature"): string {
@@ -73,7 +81,7 @@ function databaseBudget(): WaitBudget {
 }
 
 /** Everything up to and including signature verification and JSON parsing. */
-async function authenticate(request: WebhookRequest, slug: string, limitBytes: number, budget: WaitBudget): Promise<Authenticated> {
+async function authenticate(request: WebhookRequest, slug: string, limitBytes: number, budget: WaitBudget, lookup: TenantLookup = findIngestTenant): Promise<Authenticated> {
   if (!isJsonContentType(request.header("content-type"))) {
     throw new AppError("unsupported_media_type", "Content-Type must be application/json");
   }
@@ -81,7 +89,7 @@ async function authenticate(request: WebhookRequest, slug: string, limitBytes: n
   const timestamp = signedHeader(request, "timestamp");
   const signatureHeader = signedHeader(request, "signature");
 
-  let tenant = await budget.run(findIngestTenant(slug));
+  let tenant = await budget.run(lookup(slug));
   if (!tenant) throw tenantNotFound(slug);
 
   const body = await request.readBody(limitBytes);
@@ -98,7 +106,7 @@ async function authenticate(request: WebhookRequest, slug: string, limitBytes: n
     tenant = fresh;
     verifySignature(signed, liveKeys(tenant, now), nowSeconds);
   }
-  return { tenant, webhookId, json: parseJson(body) };
+  return { tenant, webhookId, json: parseJson(body), signed, now };
 }
 
 function respond(endpoint: "single" | "batch", reply: HttpReply): HttpReply {
@@ -115,15 +123,37 @@ function answerOf(error: unknown): WebhookAnswer | null {
   return null;
 }
 
+/**
+ * The single event's rate-limit decision, made on this process's copy of the
+ * tenant when that copy is still current (checked in the same round trip);
+ * when it is not, the tenant is reloaded, the signature verified again against
+ * it, and the decision made on it. Returns the tenant the decision was made on.
+ */
+async function admitCurrent({ tenant: first, signed, now }: Authenticated, slug: string, budget: WaitBudget): Promise<IngestTenant> {
+  let tenant = first;
+  for (let stale = 0; ; stale++) {
+    try {
+      await admitTogether(tenant, 1);
+      return tenant;
+    } catch (error) {
+      if (!(error instanceof StaleTenant)) throw error;
+      const fresh = await budget.run(findCheckedTenant(slug, { fresh: true }));
+      if (!fresh) throw tenantNotFound(slug);
+      verifySignature(signed, liveKeys(fresh, now), Math.floor(now.getTime() / 1000));
+      tenant = stale + 1 >= MAX_STALE_RETRIES ? withoutCheck(fresh) : fresh;
+    }
+  }
+}
+
 /** POST /api/webhooks/{tenant}: one event, whose id is the webhook-id header. */
 export async function handleWebhook(request: WebhookRequest, slug: string): Promise<HttpReply> {
   let tenant: IngestTenant | undefined;
   const budget = databaseBudget();
   try {
-    const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BODY_BYTES, budget);
+    const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BODY_BYTES, budget, findCheckedTenant);
     tenant = authenticated.tenant;
     const event = parseEvent(authenticated.webhookId, authenticated.json);
-    await admit(tenant, 1);
+    tenant = await admitCurrent(authenticated, slug, budget);
     const outcome = await budget.run(groupCommitter().store(tenant.id, event));
     if (outcome === "conflict") {
       throw new AppError("conflict", `event ${authenticated.webhookId} was already stored with a different payload`);
