@@ -27,6 +27,7 @@ const publicFields = {
   dailyQuota: true,
   weight: true,
   maxConcurrency: true,
+  retentionDays: true,
   previousSecretExpiresAt: true,
   createdAt: true,
 } as const;
