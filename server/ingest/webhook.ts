@@ -31,6 +31,7 @@ import { verifySignature } from "./signature.ts";
 import { storeEvents, type StoreOutcome } from "./store-events.ts";
 import { findIngestTenant, liveKeys, revalidateIngestTenant, type IngestTenant } from "./tenant-lookup.ts";
 import { signalNewEvents } from "../lib/wake.ts";
+import { REQUEST_ID_HEADER, requestIdFrom } from "../lib/request-id.ts";
 import type { WebhookAnswer } from "../stats/rollups.ts";
 import { countWebhookAnswer } from "./webhook-answers.ts";
 
@@ -90,8 +91,9 @@ async function authenticate(request: WebhookRequest, slug: string, limitBytes: n
   return { tenant, webhookId, json: parseJson(body) };
 }
 
-function respond(endpoint: "single" | "batch", reply: HttpReply): HttpReply {
+function respond(endpoint: "single" | "batch", reply: HttpReply, requestId: string): HttpReply {
   metrics.webhookResponses.inc({ endpoint, status: String(reply.status) });
+  reply.headers[REQUEST_ID_HEADER] = requestId;
   return reply;
 }
 
@@ -107,10 +109,13 @@ function answerOf(error: unknown): WebhookAnswer | null {
 /** POST /api/webhooks/{tenant}: one event, whose id is the webhook-id header. */
 export async function handleWebhook(request: WebhookRequest, slug: string): Promise<HttpReply> {
   let tenant: IngestTenant | undefined;
+  // The production server already put a valid one there; the Next.js route handlers may not have.
+  const requestId = requestIdFrom(request.header(REQUEST_ID_HEADER));
   try {
     const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BODY_BYTES);
     tenant = authenticated.tenant;
     const event = parseEvent(authenticated.webhookId, authenticated.json);
+    event.requestId = requestId;
     await admit(tenant, 1);
     const outcome = await groupCommitter().store(tenant.id, event);
     if (outcome === "conflict") {
@@ -118,14 +123,14 @@ export async function handleWebhook(request: WebhookRequest, slug: string): Prom
     }
     if (outcome === "accepted") {
       signalNewEvents();
-      return respond("single", jsonReply(202, { status: "accepted" }));
+      return respond("single", jsonReply(202, { status: "accepted" }), requestId);
     }
     countWebhookAnswer(tenant.id, "redelivered");
-    return respond("single", jsonReply(200, { status: "duplicate" }));
+    return respond("single", jsonReply(200, { status: "duplicate" }), requestId);
   } catch (error) {
     const answer = answerOf(error);
     if (tenant && answer) countWebhookAnswer(tenant.id, answer);
-    return respond("single", errorReply(error));
+    return respond("single", errorReply(error), requestId);
   }
 }
 
@@ -142,6 +147,7 @@ type BatchResult =
 export async function handleBatchWebhook(request: WebhookRequest, slug: string): Promise<HttpReply> {
   let tenant: IngestTenant | undefined;
   let validCount = 0;
+  const requestId = requestIdFrom(request.header(REQUEST_ID_HEADER));
   try {
     const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BATCH_BYTES);
     tenant = authenticated.tenant;
@@ -153,7 +159,7 @@ export async function handleBatchWebhook(request: WebhookRequest, slug: string):
     const valid: { index: number; event: ValidEvent }[] = [];
     batch.data.events.forEach((raw, index) => {
       try {
-        valid.push({ index, event: parseBatchEvent(raw) });
+        valid.push({ index, event: { ...parseBatchEvent(raw), requestId } });
       } catch (error) {
         // The result names the event when its id was valid, so the sender can tell which one failed.
         const rawId = typeof raw === "object" && raw !== null ? (raw as { id?: unknown }).id : undefined;
@@ -165,7 +171,7 @@ export async function handleBatchWebhook(request: WebhookRequest, slug: string):
     countWebhookAnswer(tenant.id, "invalid", batch.data.events.length - valid.length);
     if (valid.length === 0) {
       const body = { error: { code: "invalid_event", message: "no event in the batch is valid" }, results };
-      return respond("batch", jsonReply(ErrorCodes.invalid_event, body));
+      return respond("batch", jsonReply(ErrorCodes.invalid_event, body), requestId);
     }
 
     validCount = valid.length;
@@ -181,13 +187,13 @@ export async function handleBatchWebhook(request: WebhookRequest, slug: string):
     countWebhookAnswer(tenant.id, "conflicts", outcomes.filter((outcome) => outcome === "conflict").length);
     const anyAccepted = outcomes.includes("accepted");
     if (anyAccepted) signalNewEvents();
-    return respond("batch", jsonReply(anyAccepted ? 202 : 200, { results }));
+    return respond("batch", jsonReply(anyAccepted ? 202 : 200, { results }), requestId);
   } catch (error) {
     const answer = answerOf(error);
     // A refused batch stored none of its events: each valid one counts (the invalid ones already did).
     if (tenant && answer === "rateLimited") countWebhookAnswer(tenant.id, answer, validCount);
     else if (tenant && answer === "invalid") countWebhookAnswer(tenant.id, answer);
-    return respond("batch", errorReply(error));
+    return respond("batch", errorReply(error), requestId);
   }
 }
 
