@@ -19,6 +19,8 @@ export default defineConfig({
           include: ["{server,components,app}/**/*.test.{ts,tsx}"],
           exclude: ["**/*.integration.test.ts", "node_modules/**"],
           env: { NODE_ENV: "test" },
+          // A hang guard, not a speed goal: property runs take seconds when the 2 cores are busy.
+          testTimeout: 30_000,
         },
       },
       {

@@ -9,7 +9,7 @@
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../lib/random.ts";
 import { type CacheBackend, MemoryCacheBackend } from "./backend.ts";
-import { Cache, type CacheDependencies, type CacheSettings, refreshesEarly } from "./cache.ts";
+import { Cache, type CacheDependencies, type CacheSettings, maxEarlyRefreshMs, refreshesEarly } from "./cache.ts";
 
 function world(seed = 1) {
   let now = 1_000_000;
@@ -102,6 +102,25 @@ describe("early refresh (XFetch)", () => {
     expect(rate(50, 100)).toBeLessThan(0.65);
     expect(rate(500, 1_000)).toBeGreaterThan(rate(500, 100));
     expect(refreshesEarly(99_000, 100_000, 100, 0, 0.000001)).toBe(false);
+  });
+
+  it("never comes earlier than half the shortest life, however slow the measured load", () => {
+    const settings = { ttlMs: 1_000, jitter: 0.2 };
+    const cap = maxEarlyRefreshMs(settings);
+    expect(cap).toBe(400);
+    const random = seededRandom(4);
+    // Δ as long as the TTL (a stalled process): uncapped, a read just after the write often refreshes.
+    let uncapped = 0;
+    let capped = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const r = random();
+      if (refreshesEarly(100_000 - 700, 100_000, 1_000, 1, r)) uncapped++;
+      if (refreshesEarly(100_000 - 700, 100_000, 1_000, 1, r, cap)) capped++;
+    }
+    expect(uncapped).toBeGreaterThan(4_000);
+    expect(capped).toBe(0);
+    // Inside the cap, XFetch is unchanged.
+    expect(refreshesEarly(100_000 - 300, 100_000, 1_000, 1, 0.5, cap)).toBe(refreshesEarly(100_000 - 300, 100_000, 1_000, 1, 0.5));
   });
 
   it("a hot key is reloaded before it expires, while its readers keep getting the cached value", async () => {

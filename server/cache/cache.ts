@@ -8,6 +8,8 @@
  * - Hot keys refresh early, before they expire (XFetch: a read refreshes when
  *   now − Δ·β·ln(rand) ≥ expiry, Δ the load time measured when the entry was
  *   written), in the background, so readers keep getting the cached value.
+ *   Never earlier than half the shortest life an entry gets, so a slow or
+ *   stalled load cannot make a key reload again right after each write.
  * - One loader per key at a time across all processes: a loader holds the
  *   key's lock (a token with an expiry, freed only by its holder). Others
  *   serve the expired value they have (for up to `staleMs` past expiry), or
@@ -119,10 +121,21 @@ function parseEntry(json: string | null): Entry | null {
  * −ln(rand) is exponentially distributed, so the chance grows smoothly as
  * expiry nears, and sooner for values that take longer (Δ) to load.
  */
-export function refreshesEarly(now: number, expiresAt: number, loadMs: number, beta: number, rand: number): boolean {
+export function refreshesEarly(now: number, expiresAt: number, loadMs: number, beta: number, rand: number, maxEarlyMs = Infinity): boolean {
   if (beta <= 0) return false;
   // rand = 0 would make −ln(rand) infinite, i.e. refresh now: harmless, and kept finite here.
-  return now - loadMs * beta * Math.log(rand || Number.MIN_VALUE) >= expiresAt;
+  const early = Math.min(-loadMs * beta * Math.log(rand || Number.MIN_VALUE), maxEarlyMs);
+  return now + early >= expiresAt;
+}
+
+/**
+ * How early a refresh may come, at most: half the shortest life an entry can
+ * be given. Δ is a measured wall time, and a stalled process measures a long
+ * one; uncapped, a Δ near the TTL would refresh a key again right after each
+ * write. Capped, a key is loaded at most about twice per TTL whatever Δ is.
+ */
+export function maxEarlyRefreshMs(settings: Pick<CacheSettings, "ttlMs" | "jitter">): number {
+  return (settings.ttlMs * (1 - settings.jitter)) / 2;
 }
 
 export class Cache<T> {
@@ -226,7 +239,8 @@ export class Cache<T> {
       const usable = entry !== null && accept(this.codec.decode(entry.v)) ? entry : null;
       const now = this.deps.now();
       if (usable && now < usable.x) {
-        if (refreshesEarly(now, usable.x, usable.l, this.settings.beta, random())) this.refreshInBackground(id, loader, read.generation);
+        if (refreshesEarly(now, usable.x, usable.l, this.settings.beta, random(), maxEarlyRefreshMs(this.settings)))
+          this.refreshInBackground(id, loader, read.generation);
         this.count("hit");
         return this.codec.decode(usable.v);
       }
@@ -260,7 +274,7 @@ export class Cache<T> {
   }
 
   private refreshesEarly(entry: Entry, now: number): boolean {
-    return refreshesEarly(now, entry.x, entry.l, this.settings.beta, this.deps.random());
+    return refreshesEarly(now, entry.x, entry.l, this.settings.beta, this.deps.random(), maxEarlyRefreshMs(this.settings));
   }
 
   private refreshInBackground(id: string, loader: () => Promise<T>, generation: string): void {
