@@ -32,6 +32,7 @@ export function quotaInputsOf(values: TQuotas): QuotaInputs {
     dailyQuota: values.dailyQuota === null ? "" : String(values.dailyQuota),
     weight: String(values.weight),
     maxConcurrency: String(values.maxConcurrency),
+    retentionDays: String(values.retentionDays),
   };
 }
 

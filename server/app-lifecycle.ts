@@ -7,9 +7,13 @@
  *    and finishes the requests it has: no acknowledged request is cut off,
  *    and every open group commit completes);
  * 2. the collector (fetches are aborted, sources given back): no new events;
+ *    and the retention job (its statement in flight finishes);
  * 3. the worker (in-flight batches finish or are given back);
  * 4. the counters kept in memory are flushed;
- * then exit. `npm start` sets NEXT_MANUAL_SIG_HANDLE so that Next.js leaves
+ * then exit, with status 0 when every step finished and 1 when one failed.
+ * From the signal on, /api/ready answers 503 (server/lifecycle/process-state.ts),
+ * so a load balancer stops sending before the server stops accepting.
+ * `npm start` sets NEXT_MANUAL_SIG_HANDLE so that Next.js leaves
  * these signals to this module.
  *
  * The state lives on globalThis: Next.js's bundle (instrumentation.ts) and
@@ -24,7 +28,9 @@
 import { Collector, collectorOptionsFromEnv } from "./collector/collector.ts";
 import { env } from "./env.ts";
 import { flushWebhookAnswers } from "./ingest/webhook-answers.ts";
+import { processState } from "./lifecycle/process-state.ts";
 import { log } from "./log.ts";
+import { RetentionJob } from "./retention/job.ts";
 import { startWithRetry } from "./worker/start-retry.ts";
 import { Worker, workerOptionsFromEnv } from "./worker/worker.ts";
 
@@ -52,23 +58,37 @@ async function runDrains(): Promise<void> {
 async function start(): Promise<Worker | null> {
   const worker = env.WORKER_CONCURRENCY > 0 ? new Worker(workerOptionsFromEnv()) : null;
   const collector = env.COLLECTOR_CONCURRENCY > 0 ? new Collector(collectorOptionsFromEnv()) : null;
+  // Maintenance runs where events are processed; its advisory lock lets one process run it at a time.
+  const retention = worker ? new RetentionJob() : null;
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    processState.draining = true;
     log.info({ module: "app", signal }, "shutting down");
+    let status = 0;
     void runDrains()
       // Then the collector: it stops adding events, and the worker finishes what it holds.
-      .then(() => (collector ? collector.stop(SHUTDOWN_GRACE_MS) : undefined))
-      .then(() => (worker ? worker.stop(SHUTDOWN_GRACE_MS) : undefined))
+      .then(() => Promise.all([collector?.stop(SHUTDOWN_GRACE_MS), retention?.stop()]))
+      .then(() => {
+        processState.workersRunning = false;
+        return worker ? worker.stop(SHUTDOWN_GRACE_MS) : undefined;
+      })
       .then(() => flushWebhookAnswers())
-      .catch((error: Error) => log.error({ module: "app", err: error.message }, "did not stop cleanly"))
-      .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+      .catch((error: Error) => {
+        status = 1;
+        log.error({ module: "app", err: error.message }, "did not stop cleanly");
+      })
+      .finally(() => {
+        log.info({ module: "app", signal, status }, "stopped");
+        process.exit(status);
+      });
   };
   process.on("SIGINT", shutdown);
   process.on("SIGTERM", shutdown);
   collector?.start();
-  if (worker) await startWithRetry(worker, { stopped: () => stopping });
+  retention?.start();
+  if (worker) await startWithRetry(worker, { stopped: () => stopping, onStarted: () => (processState.workersRunning = !stopping) });
   return worker;
 }
 

@@ -19,6 +19,13 @@ function createMetrics() {
   for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) registry.removeSingleMetric(name);
   return {
     registry,
+    httpRequestSeconds: new Histogram({
+      name: "http_request_duration_seconds",
+      help: "Time from a request's arrival to its answer's last byte (or the connection's end), by route template, method and status (aborted: no answer finished).",
+      labelNames: ["route", "method", "status"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     webhookResponses: new Counter({
       name: "tidemark_webhook_responses_total",
       help: "Webhook answers by endpoint and HTTP status.",

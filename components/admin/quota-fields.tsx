@@ -1,5 +1,5 @@
 "use client";
-// The five quota inputs, shared by "Create tenant" and "Edit quotas"; their limits are ZQuotas' own (server/schemas/tenant.ts).
+// The quota inputs and the retention setting, shared by "Create tenant" and "Edit quotas"; their limits are ZQuotas' own (server/schemas/tenant.ts).
 import { Field } from "../ui/field.tsx";
 import { quotaMax, quotaMin, quotaRange, type QuotaField, type QuotaInputs } from "../validation.ts";
 
@@ -84,6 +84,20 @@ export function QuotaFields({
         value={values.maxConcurrency}
         onValueChange={(value) => onChange("maxConcurrency", value)}
         error={errors.maxConcurrency}
+        disabled={disabled}
+      />
+      <Field
+        label="Retention (days)"
+        hint={`Processed events and tombstones kept (${quotaRange("retentionDays")}); rollups are kept`}
+        type="number"
+        inputMode="numeric"
+        step={1}
+        min={quotaMin("retentionDays")}
+        max={quotaMax("retentionDays")}
+        required
+        value={values.retentionDays}
+        onValueChange={(value) => onChange("retentionDays", value)}
+        error={errors.retentionDays}
         disabled={disabled}
       />
     </>

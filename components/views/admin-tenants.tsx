@@ -144,6 +144,9 @@ export function AdminTenantsView() {
                       <th scope="col" className="num">
                         Max conc.
                       </th>
+                      <th scope="col" className="num">
+                        Retention
+                      </th>
                       <th scope="col">Health</th>
                       <th scope="col">Actions</th>
                     </tr>
@@ -164,6 +167,7 @@ export function AdminTenantsView() {
                           <td className="num">{tenant.dailyQuota === null ? <span className="muted">unlimited</span> : formatCount(tenant.dailyQuota)}</td>
                           <td className="num">{formatCount(tenant.weight)}</td>
                           <td className="num">{formatCount(tenant.maxConcurrency)}</td>
+                          <td className="num nowrap">{formatCount(tenant.retentionDays)} d</td>
                           <td>
                             <span className="row" style={{ gap: 4, flexWrap: "nowrap" }}>
                               {tenant.overview ? <HealthPill health={tenant.overview.health} reason={tenant.overview.healthReason} /> : null}

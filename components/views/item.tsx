@@ -201,6 +201,7 @@ export function ItemView({ slug, itemId }: { slug: string; itemId: string }) {
                       </th>
                       <th scope="col">Last error</th>
                       <th scope="col">Received</th>
+                      <th scope="col">Request id</th>
                       <th scope="col">Processed</th>
                     </tr>
                   </thead>
@@ -229,6 +230,7 @@ export function ItemView({ slug, itemId }: { slug: string; itemId: string }) {
                           <td>
                             <Time value={event.receivedAt} format={formatDateTime} />
                           </td>
+                          <td className="wrap small mono">{event.requestId ?? <span className="muted">—</span>}</td>
                           <td>
                             <Time value={event.processedAt} format={formatDateTime} />
                           </td>

@@ -102,6 +102,7 @@ const FLAG_OF_FIELD: Record<string, string> = {
   dailyQuota: "daily-quota",
   weight: "weight",
   maxConcurrency: "max-concurrency",
+  retentionDays: "retention-days",
   graceHours: "grace-hours",
   tenant: "tenant",
   email: "email",
@@ -142,9 +143,10 @@ const QUOTA_OPTIONS = {
   weight: { type: "string" },
   "daily-quota": { type: "string" },
   "max-concurrency": { type: "string" },
+  "retention-days": { type: "string" },
 } as const satisfies Options;
 
-const QUOTA_SYNOPSIS = "[--rate R] [--burst B] [--weight W] [--daily-quota Q|none] [--max-concurrency C]";
+const QUOTA_SYNOPSIS = "[--rate R] [--burst B] [--weight W] [--daily-quota Q|none] [--max-concurrency C] [--retention-days D]";
 
 function quotasFrom(values: Values) {
   return {
@@ -153,6 +155,7 @@ function quotasFrom(values: Values) {
     weight: numeric(values, "weight"),
     dailyQuota: dailyQuota(values),
     maxConcurrency: numeric(values, "max-concurrency"),
+    retentionDays: numeric(values, "retention-days"),
   };
 }
 
@@ -223,7 +226,7 @@ const COMMANDS: Record<string, Command> = {
       const { updateQuotas } = await import("../tenants/service.ts");
       const quotas = given(quotasFrom(values));
       if (Object.keys(quotas).length === 0)
-        throw new UsageError("tenant set-quotas needs at least one of --rate, --burst, --weight, --daily-quota, --max-concurrency");
+        throw new UsageError("tenant set-quotas needs at least one of --rate, --burst, --weight, --daily-quota, --max-concurrency, --retention-days");
       const input = ZQuotas.partial()
         .extend({ slug: ZTenantSlug })
         .parse({ slug: text(values, "slug"), ...quotas });

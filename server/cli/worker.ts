@@ -1,9 +1,11 @@
 /**
  * `npm run worker`: a worker process for scale-out. Run any number, on any
  * machine that reaches the same PostgreSQL (and Redis). It applies events
- * and collects sources (pull mode), each with at least one loop. SIGTERM or
- * Ctrl-C stops collecting, stops claiming, finishes or gives back the
- * batches in flight, and exits.
+ * and collects sources (pull mode), each with at least one loop, and runs
+ * the retention job (one process at a time does a round). SIGTERM or Ctrl-C
+ * stops collecting (a page's transaction in flight finishes), stops the
+ * retention job after its statement, stops claiming, finishes or gives back
+ * the batches in flight, and exits 0 (1 if a step failed).
  */
 import { bootstrap, fail } from "./bootstrap.ts";
 
@@ -12,13 +14,16 @@ const boot = await bootstrap({ announce: say }).catch((error: Error) => fail(err
 
 const { Worker, workerOptionsFromEnv } = await import("../worker/worker.ts");
 const { Collector, collectorOptionsFromEnv } = await import("../collector/collector.ts");
+const { RetentionJob } = await import("../retention/job.ts");
 const { closeDatabase } = await import("../db.ts");
 
 const options = workerOptionsFromEnv();
 const worker = new Worker({ ...options, concurrency: Math.max(1, options.concurrency) });
 const collectorOptions = collectorOptionsFromEnv();
 const collector = new Collector({ ...collectorOptions, concurrency: Math.max(1, collectorOptions.concurrency) });
+const retention = new RetentionJob();
 collector.start();
+retention.start();
 await worker.start();
 say(`processing with ${Math.max(1, options.concurrency)} loops, collecting with ${Math.max(1, collectorOptions.concurrency)} (pid ${process.pid})`);
 
@@ -26,11 +31,17 @@ let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
-  await collector.stop();
-  await worker.stop();
-  await closeDatabase();
-  await boot.shutdown();
-  process.exit(0);
+  let status = 0;
+  try {
+    await Promise.all([collector.stop(), retention.stop()]);
+    await worker.stop();
+    await closeDatabase();
+    await boot.shutdown();
+  } catch (error) {
+    status = 1;
+    say(`did not stop cleanly: ${(error as Error).message}`);
+  }
+  process.exit(status);
 }
 process.on("SIGINT", () => void stop());
 process.on("SIGTERM", () => void stop());

@@ -8,6 +8,10 @@
  *   the outcome never depends on a value read earlier by the application.
  * - Deletes leave tombstones; an older create or update arriving later finds
  *   the tombstone's higher version and changes nothing (`stale`).
+ * - An event older than its tenant's tombstone horizon (beforeHorizon: its
+ *   source timestamp precedes the horizon, see server/retention) is `stale`
+ *   by rule and changes nothing: the tombstone it might lose to may have been
+ *   forgotten, so it cannot be judged by precedence.
  * - Every event gets exactly one outcome: applied, stale, duplicate (same
  *   version, type and content as the state it met) or rejected (its stored
  *   payload fails validation; it is kept, not retried).
@@ -31,6 +35,8 @@ export interface InboxEvent {
   eventId: string;
   /** The stored event: {type, timestamp, data}. */
   payload: unknown;
+  /** Its source timestamp is older than the tenant's tombstone horizon. */
+  beforeHorizon?: boolean;
 }
 
 export interface EventResult {
@@ -175,6 +181,8 @@ interface Candidate {
 
 type RecordOutcome = (id: number, outcome: ApplyOutcome, error?: string | null) => void;
 
+export const BEYOND_HORIZON = "older than the tenant's tombstone horizon: stale by rule (see retention)";
+
 /** The events whose stored payload is a valid event; the others are recorded as rejected, with why. */
 function parseCandidates(events: readonly InboxEvent[], record: RecordOutcome): Candidate[] {
   const candidates: Candidate[] = [];
@@ -182,6 +190,8 @@ function parseCandidates(events: readonly InboxEvent[], record: RecordOutcome): 
     const parsed = ZEventBody.safeParse(event.payload);
     if (!parsed.success) {
       record(event.id, "rejected", parsed.error.issues.map((issue) => `${issue.path.join(".") || "(body)"}: ${issue.message}`).join("; "));
+    } else if (event.beforeHorizon) {
+      record(event.id, "stale", BEYOND_HORIZON);
     } else if (isThin(parsed.data)) {
       // Its state is the item API's answer, which the caller fetches before the transaction (server/thin).
       throw new Error(`event ${event.eventId} is thin and reached apply without the item's fetched state`);

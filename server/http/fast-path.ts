@@ -19,6 +19,12 @@
  * - A body that was not read to its end (an early refusal, a 413 cut off
  *   while reading) is never left in front of the next request on a
  *   keep-alive connection: such an answer carries `Connection: close`.
+ * - Every request, the fallback's included, gets a request id (the caller's
+ *   valid `x-request-id`, else a new one; server/lib/request-id.ts): set on
+ *   the request's headers for whoever handles it, echoed in the answer, and
+ *   carried by log lines written while it is handled.
+ * - Every request is timed once, into http_request_duration_seconds by route
+ *   template (server/http/routes.ts: a bounded label set), method and status.
  * - Nothing thrown reaches node:http: a handler's failure is answered by the
  *   one error mapping (server/lib/http.ts), never with a stack.
  */
@@ -28,6 +34,9 @@ import { errorReply, type HttpReply } from "../lib/http.ts";
 import { readIncomingWithLimit } from "../lib/body.ts";
 import { handleBatchWebhook, handleWebhook, type WebhookRequest } from "../ingest/webhook.ts";
 import { log } from "../log.ts";
+import { metrics } from "../metrics.ts";
+import { REQUEST_ID_HEADER, requestIdFrom, withRequestId } from "../lib/request-id.ts";
+import { routeTemplate } from "./routes.ts";
 
 const PREFIX = "/api/webhooks/";
 const BATCH_SUFFIX = "/batch";
@@ -126,8 +135,27 @@ export function withWebhookFastPath(fallback: RequestListener): RequestListener 
 /** How long an idle keep-alive connection is kept: longer than a typical sender's pool keeps one (60 s). */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/** `listener` with a request id and one duration observation per request. */
+export function withRequestTelemetry(listener: RequestListener): RequestListener {
+  return (request, response) => {
+    const started = process.hrtime.bigint();
+    response.once("close", () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const method = request.method !== undefined && METHODS.has(request.method) ? request.method : "other";
+      const status = response.writableFinished ? String(response.statusCode) : "aborted";
+      metrics.httpRequestSeconds.observe({ route: routeTemplate(request.url), method, status }, seconds);
+    });
+    const requestId = requestIdFrom(request.headers[REQUEST_ID_HEADER] as string | undefined);
+    request.headers[REQUEST_ID_HEADER] = requestId;
+    response.setHeader(REQUEST_ID_HEADER, requestId);
+    withRequestId(requestId, () => listener(request, response));
+  };
+}
+
 export function createWebhookServer(fallback: RequestListener): http.Server {
-  const server = http.createServer(withWebhookFastPath(fallback));
+  const server = http.createServer(withRequestTelemetry(withWebhookFastPath(fallback)));
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   return server;
 }

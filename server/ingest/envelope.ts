@@ -26,6 +26,8 @@ export interface ValidEvent {
   payloadHash: Buffer;
   /** The body's canonical JSON, when parseEvent made it: stored as the payload as is, so the body is serialised once. */
   payload?: string;
+  /** The request that brought it (server/lib/request-id.ts), stored as events.request_id. */
+  requestId?: string;
 }
 
 export function zodDetails(error: z.ZodError): ErrorDetail[] {

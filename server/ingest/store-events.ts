@@ -27,12 +27,12 @@ export interface StoreRow {
 }
 
 const INSERT_EVENTS = statement(
-  "insert_events_v2",
+  "insert_events_v3",
   `
-INSERT INTO events (tenant_id, event_id, type, item_id, version, payload, payload_hash, source_timestamp)
-SELECT e.tenant_id, e.event_id, e.type, e.item_id, e.version, e.payload, decode(e.payload_hash, 'hex'), e.source_timestamp
-  FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::text[], $8::timestamptz[])
-       AS e(tenant_id, event_id, type, item_id, version, payload, payload_hash, source_timestamp)
+INSERT INTO events (tenant_id, event_id, type, item_id, version, payload, payload_hash, source_timestamp, request_id)
+SELECT e.tenant_id, e.event_id, e.type, e.item_id, e.version, e.payload, decode(e.payload_hash, 'hex'), e.source_timestamp, e.request_id
+  FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::text[], $8::timestamptz[], $9::text[])
+       AS e(tenant_id, event_id, type, item_id, version, payload, payload_hash, source_timestamp, request_id)
  ORDER BY e.tenant_id, e.event_id
     ON CONFLICT (tenant_id, event_id) DO NOTHING
 RETURNING tenant_id, event_id`,
@@ -73,6 +73,7 @@ export async function insertNew(unique: readonly StoreRow[], on: Queryable = poo
     unique.map((row) => row.event.payload ?? JSON.stringify(row.event.body)),
     unique.map((row) => hashHex(row.event)),
     unique.map((row) => row.event.body.timestamp),
+    unique.map((row) => row.event.requestId ?? null),
   ]);
   metrics.eventsStored.inc(inserted.length);
   return new Set(inserted.map((row) => keyOf(row.tenant_id, row.event_id)));

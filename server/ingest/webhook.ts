@@ -37,6 +37,7 @@ import { verifySignature, type SignedRequest } from "./signature.ts";
 import { storeEvents, type StoreOutcome } from "./store-events.ts";
 import { findCheckedTenant, findIngestTenant, liveKeys, revalidateIngestTenant, withoutCheck, type IngestTenant } from "./tenant-lookup.ts";
 import { signalNewEvents } from "../lib/wake.ts";
+import { REQUEST_ID_HEADER, requestIdFrom } from "../lib/request-id.ts";
 import type { WebhookAnswer } from "../stats/rollups.ts";
 import { countWebhookAnswer } from "./webhook-answers.ts";
 
@@ -81,7 +82,13 @@ function databaseBudget(): WaitBudget {
 }
 
 /** Everything up to and including signature verification and JSON parsing. */
-async function authenticate(request: WebhookRequest, slug: string, limitBytes: number, budget: WaitBudget, lookup: TenantLookup = findIngestTenant): Promise<Authenticated> {
+async function authenticate(
+  request: WebhookRequest,
+  slug: string,
+  limitBytes: number,
+  budget: WaitBudget,
+  lookup: TenantLookup = findIngestTenant,
+): Promise<Authenticated> {
   if (!isJsonContentType(request.header("content-type"))) {
     throw new AppError("unsupported_media_type", "Content-Type must be application/json");
   }
@@ -109,8 +116,9 @@ async function authenticate(request: WebhookRequest, slug: string, limitBytes: n
   return { tenant, webhookId, json: parseJson(body), signed, now };
 }
 
-function respond(endpoint: "single" | "batch", reply: HttpReply): HttpReply {
+function respond(endpoint: "single" | "batch", reply: HttpReply, requestId: string): HttpReply {
   metrics.webhookResponses.inc({ endpoint, status: String(reply.status) });
+  reply.headers[REQUEST_ID_HEADER] = requestId;
   return reply;
 }
 
@@ -149,10 +157,13 @@ async function admitCurrent({ tenant: first, signed, now }: Authenticated, slug:
 export async function handleWebhook(request: WebhookRequest, slug: string): Promise<HttpReply> {
   let tenant: IngestTenant | undefined;
   const budget = databaseBudget();
+  // The production server already put a valid one there; the Next.js route handlers may not have.
+  const requestId = requestIdFrom(request.header(REQUEST_ID_HEADER));
   try {
     const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BODY_BYTES, budget, findCheckedTenant);
     tenant = authenticated.tenant;
     const event = parseEvent(authenticated.webhookId, authenticated.json);
+    event.requestId = requestId;
     tenant = await admitCurrent(authenticated, slug, budget);
     const outcome = await budget.run(groupCommitter().store(tenant.id, event));
     if (outcome === "conflict") {
@@ -160,14 +171,14 @@ export async function handleWebhook(request: WebhookRequest, slug: string): Prom
     }
     if (outcome === "accepted") {
       signalNewEvents();
-      return respond("single", jsonReply(202, { status: "accepted" }));
+      return respond("single", jsonReply(202, { status: "accepted" }), requestId);
     }
     countWebhookAnswer(tenant.id, "redelivered");
-    return respond("single", jsonReply(200, { status: "duplicate" }));
+    return respond("single", jsonReply(200, { status: "duplicate" }), requestId);
   } catch (error) {
     const answer = answerOf(error);
     if (tenant && answer) countWebhookAnswer(tenant.id, answer);
-    return respond("single", errorReply(error));
+    return respond("single", errorReply(error), requestId);
   }
 }
 
@@ -185,6 +196,7 @@ export async function handleBatchWebhook(request: WebhookRequest, slug: string):
   let tenant: IngestTenant | undefined;
   let validCount = 0;
   const budget = databaseBudget();
+  const requestId = requestIdFrom(request.header(REQUEST_ID_HEADER));
   try {
     const authenticated = await authenticate(request, slug, env.WEBHOOK_MAX_BATCH_BYTES, budget);
     tenant = authenticated.tenant;
@@ -196,7 +208,7 @@ export async function handleBatchWebhook(request: WebhookRequest, slug: string):
     const valid: { index: number; event: ValidEvent }[] = [];
     batch.data.events.forEach((raw, index) => {
       try {
-        valid.push({ index, event: parseBatchEvent(raw) });
+        valid.push({ index, event: { ...parseBatchEvent(raw), requestId } });
       } catch (error) {
         // The result names the event when its id was valid, so the sender can tell which one failed.
         const rawId = typeof raw === "object" && raw !== null ? (raw as { id?: unknown }).id : undefined;
@@ -208,7 +220,7 @@ export async function handleBatchWebhook(request: WebhookRequest, slug: string):
     countWebhookAnswer(tenant.id, "invalid", batch.data.events.length - valid.length);
     if (valid.length === 0) {
       const body = { error: { code: "invalid_event", message: "no event in the batch is valid" }, results };
-      return respond("batch", jsonReply(ErrorCodes.invalid_event, body));
+      return respond("batch", jsonReply(ErrorCodes.invalid_event, body), requestId);
     }
 
     validCount = valid.length;
@@ -226,13 +238,13 @@ export async function handleBatchWebhook(request: WebhookRequest, slug: string):
     countWebhookAnswer(tenant.id, "conflicts", outcomes.filter((outcome) => outcome === "conflict").length);
     const anyAccepted = outcomes.includes("accepted");
     if (anyAccepted) signalNewEvents();
-    return respond("batch", jsonReply(anyAccepted ? 202 : 200, { results }));
+    return respond("batch", jsonReply(anyAccepted ? 202 : 200, { results }), requestId);
   } catch (error) {
     const answer = answerOf(error);
     // A refused batch stored none of its events: each valid one counts (the invalid ones already did).
     if (tenant && answer === "rateLimited") countWebhookAnswer(tenant.id, answer, validCount);
     else if (tenant && answer === "invalid") countWebhookAnswer(tenant.id, answer);
-    return respond("batch", errorReply(error));
+    return respond("batch", errorReply(error), requestId);
   }
 }
 

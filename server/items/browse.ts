@@ -60,6 +60,8 @@ export interface ItemHistory {
     outcome: string | null;
     attempts: number;
     lastError: string | null;
+    /** The x-request-id of the request that stored it (null for pulled events and rows older than the column). */
+    requestId: string | null;
     receivedAt: Date;
     processedAt: Date | null;
   }[];
@@ -77,7 +79,7 @@ export async function getItemHistory(tenantId: number, itemId: string): Promise<
     sql<{ ref_id: string }>(pool, `SELECT ref_id FROM item_refs WHERE tenant_id = $1 AND item_id = $2 ORDER BY ref_id COLLATE "C"`, [tenantId, itemId]),
     sql<ItemHistory["events"][number]>(
       pool,
-      `SELECT event_id AS "eventId", type, version, status, outcome, attempts, last_error AS "lastError",
+      `SELECT event_id AS "eventId", type, version, status, outcome, attempts, last_error AS "lastError", request_id AS "requestId",
               received_at AS "receivedAt", processed_at AS "processedAt"
          FROM events WHERE tenant_id = $1 AND item_id = $2
         ORDER BY version DESC, received_at DESC

@@ -1,5 +1,6 @@
 /**
- * The tenant rules both edges enforce: slug, name, quotas and their bounds,
+ * The tenant rules both edges enforce: slug, name, quotas (and the retention
+ * setting, edited beside them) and their bounds,
  * the default quotas, and how long a rotated-out secret may keep verifying.
  * The server validates its input with these schemas and the admin forms check
  * with the same ones before sending, so each rule has one home.
@@ -31,6 +32,8 @@ export const QUOTA_BOUNDS = {
   dailyQuota: { min: 1, max: 10_000_000_000 },
   weight: { min: 1, max: 1_000 },
   maxConcurrency: { min: 1, max: 64 },
+  /** Days processed events and tombstones are kept (server/retention); the table's CHECK says the same. */
+  retentionDays: { min: 1, max: 3_650 },
 } as const;
 
 function wholeNumberIn(bounds: { min: number; max: number }) {
@@ -44,12 +47,13 @@ export const ZQuotas = z.object({
   dailyQuota: wholeNumberIn(QUOTA_BOUNDS.dailyQuota).nullable(),
   weight: wholeNumberIn(QUOTA_BOUNDS.weight),
   maxConcurrency: wholeNumberIn(QUOTA_BOUNDS.maxConcurrency),
+  retentionDays: wholeNumberIn(QUOTA_BOUNDS.retentionDays),
 });
 export type TQuotas = z.infer<typeof ZQuotas>;
 export type QuotaField = keyof TQuotas;
 
 /** What a tenant created without quotas gets; the tenants table's column defaults say the same (a test holds them together). */
-export const DEFAULT_QUOTAS: TQuotas = { ratePerSecond: 100, burst: 200, dailyQuota: null, weight: 1, maxConcurrency: 2 };
+export const DEFAULT_QUOTAS: TQuotas = { ratePerSecond: 100, burst: 200, dailyQuota: null, weight: 1, maxConcurrency: 2, retentionDays: 30 };
 
 export const ZCreateTenantInput = ZQuotas.partial().extend({
   slug: ZTenantSlug,

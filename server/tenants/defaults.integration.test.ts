@@ -17,7 +17,8 @@ describe("default quotas", () => {
     const slug = uniqueSlug();
     const { rows } = await pool.query<Record<string, unknown>>(
       `INSERT INTO tenants (slug, name, secret, updated_at) VALUES ($1, $1, 'whsec_x', now())
-       RETURNING rate_per_second AS "ratePerSecond", burst, daily_quota AS "dailyQuota", weight, max_concurrency AS "maxConcurrency"`,
+       RETURNING rate_per_second AS "ratePerSecond", burst, daily_quota AS "dailyQuota", weight, max_concurrency AS "maxConcurrency",
+                 retention_days AS "retentionDays"`,
       [slug],
     );
     expect(rows[0]).toEqual(DEFAULT_QUOTAS);
@@ -25,8 +26,8 @@ describe("default quotas", () => {
 
   it("a tenant created without quotas gets DEFAULT_QUOTAS", async () => {
     const { tenant } = await createTenant({ slug: uniqueSlug() });
-    const { ratePerSecond, burst, dailyQuota, weight, maxConcurrency } = tenant;
-    expect({ ratePerSecond, burst, dailyQuota, weight, maxConcurrency }).toEqual(DEFAULT_QUOTAS);
+    const { ratePerSecond, burst, dailyQuota, weight, maxConcurrency, retentionDays } = tenant;
+    expect({ ratePerSecond, burst, dailyQuota, weight, maxConcurrency, retentionDays }).toEqual(DEFAULT_QUOTAS);
   });
 
   it("the admin form starts from DEFAULT_QUOTAS", () => {

@@ -31,6 +31,7 @@ const publicFields = {
   dailyQuota: true,
   weight: true,
   maxConcurrency: true,
+  retentionDays: true,
   previousSecretExpiresAt: true,
   createdAt: true,
 } as const;

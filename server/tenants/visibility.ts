@@ -28,7 +28,17 @@ function visibleWhere(user: Viewer): Prisma.TenantWhereInput {
   return seesEveryTenant(user) ? {} : { id: { in: user.tenantIds } };
 }
 
-const listedFields = { id: true, slug: true, name: true, ratePerSecond: true, burst: true, dailyQuota: true, weight: true, maxConcurrency: true } as const;
+const listedFields = {
+  id: true,
+  slug: true,
+  name: true,
+  ratePerSecond: true,
+  burst: true,
+  dailyQuota: true,
+  weight: true,
+  maxConcurrency: true,
+  retentionDays: true,
+} as const;
 
 export type ListedTenant = Prisma.TenantGetPayload<{ select: typeof listedFields }>;
 

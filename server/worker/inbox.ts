@@ -93,7 +93,8 @@ function processed(rows: readonly FinishedRow[]): ProcessedEvent[] {
 const LOCK_OWNED_EVENTS = statement(
   "lock_owned_events",
   `
-SELECT id, tenant_id, event_id, payload
+SELECT id, tenant_id, event_id, payload,
+       source_timestamp < (SELECT t.tombstone_horizon FROM tenants t WHERE t.id = events.tenant_id) AS before_horizon
   FROM events
  WHERE id = ANY($1::bigint[]) AND status = 'processing' AND locked_by = $2
  ORDER BY id
@@ -103,8 +104,11 @@ SELECT id, tenant_id, event_id, payload
 /** Locks the lease's events that are still its own (a taken-over lease owns none) and returns them. */
 export async function lockOwnedEvents(tx: Tx, lease: Lease): Promise<InboxEvent[]> {
   lockSteps(tx).enter("events");
-  const rows = await sql<{ id: number; tenant_id: number; event_id: string; payload: unknown }>(tx, LOCK_OWNED_EVENTS, [lease.eventIds, lease.claimId]);
-  return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, eventId: row.event_id, payload: row.payload }));
+  const rows = await sql<{ id: number; tenant_id: number; event_id: string; payload: unknown; before_horizon: boolean | null }>(tx, LOCK_OWNED_EVENTS, [
+    lease.eventIds,
+    lease.claimId,
+  ]);
+  return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, eventId: row.event_id, payload: row.payload, beforeHorizon: row.before_horizon === true }));
 }
 
 const MARK_DONE = statement(

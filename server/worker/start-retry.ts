@@ -44,16 +44,19 @@ export interface StartRetryOptions {
   random?: Random;
   baseMs?: number;
   capMs?: number;
+  /** Called when an attempt starts the worker (the first or a retry). */
+  onStarted?: () => void;
 }
 
 /** Starts `worker`, retrying until it starts or `stopped()`; resolves after the first attempt with whether it started. */
 export async function startWithRetry(worker: Startable, options: StartRetryOptions): Promise<boolean> {
-  const { stopped, random = Math.random, baseMs = WORKER_START_RETRY_BASE_MS, capMs = WORKER_START_RETRY_CAP_MS } = options;
+  const { stopped, random = Math.random, baseMs = WORKER_START_RETRY_BASE_MS, capMs = WORKER_START_RETRY_CAP_MS, onStarted } = options;
   status.state = "starting";
   const attempt = async (): Promise<boolean> => {
     try {
       await worker.start();
       status.state = "running";
+      onStarted?.();
       if (status.failures > 0) log.info({ module: "app", failures: status.failures }, "the in-app worker started after failed attempts");
       return true;
     } catch (error) {
