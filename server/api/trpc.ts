@@ -20,7 +20,8 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { z } from "zod";
-import { SESSION_COOKIE, readCookie, userForSession, type SessionUser } from "../auth/session.ts";
+import { sessionTokenOf } from "../auth/request.ts";
+import { userForSession, type SessionUser } from "../auth/session.ts";
 import { AppError, isDatabaseUnavailable } from "../errors.ts";
 import { log } from "../log.ts";
 import { ZTenantSlug } from "../schemas/tenant.ts";
@@ -37,7 +38,7 @@ export function createContextInner(options: { user?: SessionUser | null } = {}):
 }
 
 export async function createContext(options: { req: Request }): Promise<Context> {
-  const user = await userForSession(readCookie(options.req.headers.get("cookie"), SESSION_COOKIE));
+  const user = await userForSession(sessionTokenOf(options.req));
   return createContextInner({ user });
 }
 
