@@ -42,7 +42,7 @@ describe("parseEnv", () => {
     });
     // Unset means: embedded PostgreSQL, in-process store, no first admin.
     const env = parseEnv(only({}));
-    for (const name of ["DATABASE_URL", "REDIS_URL", "SESSION_SECRET", "ADMIN_EMAIL", "ADMIN_PASSWORD"] as const) expect(env[name]).toBeUndefined();
+    for (const name of ["DATABASE_URL", "REDIS_URL", "METRICS_TOKEN", "ADMIN_EMAIL", "ADMIN_PASSWORD"] as const) expect(env[name]).toBeUndefined();
   });
 
   it("numbers arrive as strings and are coerced; blank optional strings count as unset", () => {
@@ -70,6 +70,18 @@ describe("parseEnv", () => {
     expect(message).toContain("DATABASE_URL: must be a postgresql:// URL");
     expect(message).toContain('(got "mysql://app:***@db.internal/tidemark")');
     expect(message).not.toContain("hunter2");
+  });
+
+  it("TRUST_PROXY defaults to no proxy; a short METRICS_TOKEN is described by its length, not echoed", () => {
+    expect(parseEnv(only({})).TRUST_PROXY).toBe(0);
+    expect(parseEnv(only({ TRUST_PROXY: "2" })).TRUST_PROXY).toBe(2);
+    expect(configError({ METRICS_TOKEN: "short-token" }).message).toBe(
+      "Invalid configuration: METRICS_TOKEN: must be at least 16 characters (got 11 characters)",
+    );
+  });
+
+  it("SESSION_SECRET is gone: no variable is validated and then ignored", () => {
+    expect(Object.keys(parseEnv(only({ SESSION_SECRET: "x".repeat(40) })))).not.toContain("SESSION_SECRET");
   });
 
   it("a short ADMIN_PASSWORD gives one line naming it and describing the value without echoing it", () => {

@@ -64,7 +64,13 @@ const schema = z
     REDIS_KEY_PREFIX: z.string().min(1).max(64).default("tidemark:"),
 
     PORT: integer(1, 65535, 3000),
-    SESSION_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
+    /**
+     * How many reverse proxies in front of the app to believe (server/http/client-address.ts): the client address is
+     * taken that many hops from the right of X-Forwarded-For, and X-Forwarded-Proto is believed. 0: none (the socket).
+     */
+    TRUST_PROXY: integer(0, 10, 0),
+    /** When set, GET /api/metrics requires `Authorization: Bearer <this>`; unset, it is open. */
+    METRICS_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
     ADMIN_EMAIL: optionalString.pipe(z.email("must be an email address").optional()),
     ADMIN_PASSWORD: optionalString.pipe(ZPassword.optional()),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -139,7 +145,7 @@ export type Env = z.infer<typeof schema>;
 
 // A rejected secret is still someone's secret (often one typo from the real one), and the
 // message goes to logs: it is described by its length, and a URL's password is masked.
-const SECRET_VARIABLES = new Set(["SESSION_SECRET", "ADMIN_PASSWORD", "TIDEMARK_SECRET_KEY", "TIDEMARK_PREVIOUS_SECRET_KEY"]);
+const SECRET_VARIABLES = new Set(["ADMIN_PASSWORD", "METRICS_TOKEN", "TIDEMARK_SECRET_KEY", "TIDEMARK_PREVIOUS_SECRET_KEY"]);
 
 function shown(name: string, given: string): string {
   if (SECRET_VARIABLES.has(name)) return `${given.length} characters`;

@@ -5,8 +5,10 @@
  * errorResponse (server/lib/http.ts, for route handlers) or toTRPCError
  * (server/api/trpc.ts). Anything that is not an AppError becomes a 503 when
  * the database is unreachable and a generic 500 otherwise: its message and
- * stack go to the log, never to the client.
+ * stack go to the log, never to the client, which gets "internal error" and
+ * a request id that finds the log line (internalError).
  */
+import { randomUUID } from "node:crypto";
 import { log } from "./log.ts";
 
 export const ErrorCodes = {
@@ -44,7 +46,7 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly extra: { details?: ErrorDetail[]; retryAfterSeconds?: number; cause?: unknown } = {},
+    readonly extra: { details?: ErrorDetail[]; retryAfterSeconds?: number; cause?: unknown; requestId?: string } = {},
   ) {
     super(message, { cause: extra.cause });
     this.status = ErrorCodes[code];
@@ -84,7 +86,14 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 }
 
 export interface ErrorBody {
-  error: { code: string; message: string; details?: ErrorDetail[] };
+  error: { code: string; message: string; details?: ErrorDetail[]; requestId?: string };
+}
+
+/** The answer to an unexpected error: logged in full under a new request id; the client sees only the id. */
+export function internalError(error: unknown, module: string): AppError {
+  const requestId = randomUUID();
+  log.error({ module, err: error, requestId }, "unexpected error");
+  return new AppError("internal", "internal error", { cause: error, requestId });
 }
 
 // A write that lost a deadlock or a serialization check committed nothing and can simply be sent again.
@@ -92,7 +101,8 @@ const RETRYABLE_WRITE_SQLSTATES = new Set(["40P01", "40001"]);
 
 /** Normalises any thrown value into an AppError safe to show a client. */
 export function toAppError(error: unknown, retryAfterSeconds: () => number): AppError {
-  if (error instanceof AppError) return error;
+  // An "internal" AppError's own message is for the log too; the client gets the generic one and an id.
+  if (error instanceof AppError) return error.code === "internal" && error.extra.requestId === undefined ? internalError(error, "errors") : error;
   const sqlstate = (error as { code?: unknown } | null)?.code;
   if (typeof sqlstate === "string" && RETRYABLE_WRITE_SQLSTATES.has(sqlstate)) {
     log.error({ module: "errors", err: error }, "a write failed with a retryable conflict (a lock-order bug if 40P01)");
@@ -108,8 +118,7 @@ export function toAppError(error: unknown, retryAfterSeconds: () => number): App
       cause: error,
     });
   }
-  log.error({ module: "errors", err: error }, "unexpected error");
-  return new AppError("internal", "internal error", { cause: error });
+  return internalError(error, "errors");
 }
 
 export function errorBody(error: AppError): ErrorBody {
@@ -118,6 +127,7 @@ export function errorBody(error: AppError): ErrorBody {
       code: error.code,
       message: error.message,
       ...(error.extra.details ? { details: error.extra.details } : {}),
+      ...(error.extra.requestId ? { requestId: error.extra.requestId } : {}),
     },
   };
 }

@@ -13,8 +13,10 @@ export const keys = {
   dailyQuota: (tenantId: number, utcDay: number) => `${prefix}quota:${tenantId}:${utcDay}`,
   /** Sign-in attempts from one client address. */
   signInByIp: (ip: string) => `${prefix}signin:ip:${ip}`,
-  /** Sign-in attempts against one account (lower-cased email). */
+  /** Sign-in attempts against one account (lower-cased email), from anywhere: the slow-down's bucket. */
   signInByAccount: (email: string) => `${prefix}signin:account:${email}`,
+  /** Password guesses against one account from one client address: the bucket that refuses. */
+  signInByAccountAndIp: (email: string, ip: string) => `${prefix}signin:account-ip:${ip}:${email}`,
   /** A shared-cache entry (server/cache): JSON {v, x, l}. `id` is the cached thing's own id, any string. */
   cacheEntry: (cache: string, id: string) => `${prefix}cache:${cache}:entry:${id}`,
   /** How often a cache entry was invalidated: a load writes only if it is unchanged since before the load. */

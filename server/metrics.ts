@@ -42,6 +42,16 @@ function createMetrics() {
       help: "Requests admitted without a rate-limit decision because the shared store failed (fail open).",
       registers: [registry],
     }),
+    signInLimiterUnavailable: new Counter({
+      name: "tidemark_sign_in_limiter_unavailable_total",
+      help: "Sign-in and password-change attempts let through without a limiter decision because the shared store failed (fail open).",
+      registers: [registry],
+    }),
+    signInSlowed: new Counter({
+      name: "tidemark_sign_in_slowed_total",
+      help: "Sign-in attempts delayed because their account had many recent attempts from anywhere (the per-account slow-down).",
+      registers: [registry],
+    }),
     eventsProcessed: new Counter({
       name: "tidemark_events_processed_total",
       help: "Events that reached an outcome, by outcome.",

@@ -36,7 +36,8 @@ export function route(method: string, path: string, handler: RouteHandler): Rout
   return { method, pattern, names, handler };
 }
 
-export async function serve(routes: Route[]): Promise<TestServer> {
+/** The routes as a node:http request listener: what Next.js's request handler is to the production server. */
+export function routeListener(routes: Route[]): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://test.local");
     const match = routes
@@ -80,14 +81,23 @@ export async function serve(routes: Route[]): Promise<TestServer> {
       res.writeHead(599).end(String(error));
     }
   };
-  // Anything thrown outside the try above is still an answer, never an unhandled rejection.
-  const server = http.createServer((req, res) => {
+  // Anything thrown outside the try above (a malformed path's percent-encoding) is still an answer, never an unhandled rejection.
+  return (req, res) => {
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(599);
       res.end(String(error));
     });
-  });
+  };
+}
+
+export async function serve(routes: Route[]): Promise<TestServer> {
+  const server = http.createServer(routeListener(routes));
   server.keepAliveTimeout = 30_000;
+  return listen(server);
+}
+
+/** Listens on a free loopback port. */
+export async function listen(server: http.Server): Promise<TestServer> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

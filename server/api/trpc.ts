@@ -14,15 +14,16 @@
  *
  * Errors: AppErrors map to the matching tRPC code with their message; zod
  * input errors go to `data.zodError`, per field path; anything else is reported
- * as INTERNAL_SERVER_ERROR with a generic message (the cause is logged, never
- * sent).
+ * as INTERNAL_SERVER_ERROR with a generic message and `data.requestId` (the
+ * cause is logged under that id, never sent), wherever it was thrown: in a
+ * procedure, a middleware or the context.
  */
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { z } from "zod";
-import { SESSION_COOKIE, readCookie, userForSession, type SessionUser } from "../auth/session.ts";
-import { AppError, isDatabaseUnavailable } from "../errors.ts";
-import { log } from "../log.ts";
+import { sessionTokenOf } from "../auth/request.ts";
+import { userForSession, type SessionUser } from "../auth/session.ts";
+import { AppError, internalError, isDatabaseUnavailable } from "../errors.ts";
 import { ZTenantSlug } from "../schemas/tenant.ts";
 import { findUnstorable } from "../schemas/text.ts";
 import { noSuchTenant, tenantBySlug, type PublicTenant } from "../tenants/service.ts";
@@ -38,7 +39,7 @@ export function createContextInner(options: { user?: SessionUser | null } = {}):
 }
 
 export async function createContext(options: { req: Request }): Promise<Context> {
-  const user = await userForSession(readCookie(options.req.headers.get("cookie"), SESSION_COOKIE));
+  const user = await userForSession(sessionTokenOf(options.req));
   return createContextInner({ user });
 }
 
@@ -66,8 +67,7 @@ export function toTRPCError(error: unknown): TRPCError {
   if (isDatabaseUnavailable(error)) {
     return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the database is unavailable; try again shortly" });
   }
-  log.error({ module: "trpc", err: error }, "procedure failed");
-  return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "internal error" });
+  return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "internal error", cause: internalError(error, "trpc") });
 }
 
 export interface InputErrors {
@@ -91,11 +91,15 @@ const t = initTRPC.context<Context>().create({
   transformer: superjson,
   errorFormatter({ shape, error }) {
     const zodError = error.cause instanceof z.ZodError ? inputErrors(error.cause) : null;
-    const hideMessage = error.code === "INTERNAL_SERVER_ERROR";
+    if (error.code !== "INTERNAL_SERVER_ERROR") return { ...shape, data: { code: shape.data.code, httpStatus: shape.data.httpStatus, zodError } };
+    // Mapped by errorMapping (the cause holds its id), or thrown before it ran (the context): logged here.
+    const { cause } = error;
+    const requestId = (cause instanceof AppError ? cause.extra.requestId : undefined) ?? internalError(cause ?? error, "trpc").extra.requestId;
     return {
       ...shape,
-      message: hideMessage ? "internal error" : shape.message,
-      data: { code: shape.data.code, httpStatus: shape.data.httpStatus, zodError },
+      // The id in the message too, so the UI shows it as it shows any error (components/errors.ts).
+      message: `internal error (request id ${requestId})`,
+      data: { code: shape.data.code, httpStatus: shape.data.httpStatus, zodError: null, requestId },
     };
   },
 });

@@ -112,13 +112,13 @@ describe("password change", () => {
     expect(await storedHash(user.id)).toBe(before);
   });
 
-  it("counts wrong guesses against the account's sign-in brake: guessing stops with 429", async () => {
+  it("counts wrong guesses against the sign-in brake of the account at this address: guessing stops with 429", async () => {
     const user = await newUser();
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) {
       statuses.push((await changePassword(user.token, { currentPassword: `guess ${i}`, newPassword: NEW_PASSWORD })).status);
     }
-    // The per-account burst is 10: then 429, with the right password refused as well.
+    // The per-(account, address) burst is 10: then 429, with the right password refused as well.
     expect(statuses.slice(0, 10).every((status) => status === 422)).toBe(true);
     expect(statuses.slice(10)).toEqual([429, 429]);
     expect((await changePassword(user.token, { currentPassword: PASSWORD, newPassword: NEW_PASSWORD })).status).toBe(429);

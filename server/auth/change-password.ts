@@ -3,7 +3,8 @@
  *
  * The current password is required (a session left open on a shared
  * machine is not enough to take the account over) and is checked under the
- * same per-account brake as sign-in. On success the new hash is stored, every
+ * same brakes on guessing as sign-in (per account and address, and the
+ * per-account slow-down). On success the new hash is stored, every
  * session of the user is revoked (a session someone else may hold ends now)
  * and a fresh one is created for the browser that made the change, all in
  * one transaction: either the password changed and the old sessions are
@@ -24,7 +25,7 @@ function invalid(details: ErrorDetail[]): AppError {
 }
 
 /** Changes the password of the session's user; returns the new session that replaces all of theirs. */
-export async function changePassword(sessionToken: string | undefined, input: unknown): Promise<{ token: string; expiresAt: Date }> {
+export async function changePassword(sessionToken: string | undefined, input: unknown, address: string): Promise<{ token: string; expiresAt: Date }> {
   const user = await userForSession(sessionToken);
   if (!user) throw new AppError("unauthorized", "sign in first");
 
@@ -32,7 +33,7 @@ export async function changePassword(sessionToken: string | undefined, input: un
   if (!parsed.success) throw invalid(parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })));
   const { currentPassword, newPassword } = parsed.data;
 
-  await limitPasswordGuesses(user.email);
+  await limitPasswordGuesses(user.email, address);
   const { passwordHash } = await db.user.findUniqueOrThrow({ where: { id: user.id }, select: { passwordHash: true } });
   if (!(await verifyPassword(passwordHash, currentPassword))) throw invalid([{ path: "currentPassword", message: WRONG_CURRENT_PASSWORD }]);
 

@@ -4,11 +4,12 @@
  * cache). Pages use it to redirect to sign-in and to shape navigation; they
  * never decide data access with it (the tRPC procedures do).
  */
-import { cookies } from "next/headers";
+import { headers } from "next/headers";
 import { cache } from "react";
-import { SESSION_COOKIE, userForSession, type SessionUser } from "./session.ts";
+import { isHttpsHeaders } from "./request.ts";
+import { sessionTokenFrom, userForSession, type SessionUser } from "./session.ts";
 
 export const getSessionUser = cache(async (): Promise<SessionUser | null> => {
-  const jar = await cookies();
-  return userForSession(jar.get(SESSION_COOKIE)?.value);
+  const incoming = await headers();
+  return userForSession(sessionTokenFrom(incoming.get("cookie"), isHttpsHeaders(incoming)));
 });

@@ -2,15 +2,18 @@
  * What the auth edges need to know about a request: whether it comes from
  * this site (a cross-site POST carrying our cookie is refused: CSRF), whether
  * it arrived over HTTPS (cookies are then Secure), and the client address
- * (for the per-IP sign-in limit); and the two shapes every auth form post
- * shares: its body (same-origin JSON of at most 16 KiB, no text the database
- * cannot store) and the answer that sets a new session's cookie.
+ * (for the sign-in limits; resolved by server/http/client-address.ts, which
+ * believes forwarding headers only as far as TRUST_PROXY says); and the two
+ * shapes every auth form post shares: its body (same-origin JSON of at most
+ * 16 KiB, no text the database cannot store) and the answer that sets a new
+ * session's cookie.
  */
 import { AppError } from "../errors.ts";
 import { parseJson, readBodyWithLimit, requireJsonContentType } from "../lib/body.ts";
+import { clientAddressOf } from "../http/client-address.ts";
 import { jsonResponse } from "../lib/http.ts";
 import { findUnstorable } from "../schemas/text.ts";
-import { sessionCookie } from "./session.ts";
+import { sessionCookie, sessionTokenFrom } from "./session.ts";
 
 /** A form post is a few fields: anything larger is not one. */
 const FORM_LIMIT_BYTES = 16 * 1024;
@@ -29,14 +32,28 @@ export function assertSameOrigin(request: Request): void {
   if (originHost !== host) throw new AppError("forbidden", "cross-site request refused");
 }
 
+/**
+ * Whether the request came over HTTPS: X-Forwarded-Proto, which Next.js sets from the socket when it is absent
+ * and the production server removes from clients unless TRUST_PROXY says a proxy set it.
+ */
 export function isHttps(request: Request): boolean {
   const forwarded = request.headers.get("x-forwarded-proto");
   return (forwarded ?? new URL(request.url).protocol.replace(":", "")) === "https";
 }
 
-/** The first hop of X-Forwarded-For (set by Next.js or a proxy in front of it), else "unknown". */
+/** isHttps for a server component, which has the headers but not the URL (Next.js always sets X-Forwarded-Proto). */
+export function isHttpsHeaders(headers: Headers): boolean {
+  return headers.get("x-forwarded-proto") === "https";
+}
+
+/** The session token the request carries, under the cookie name its scheme uses. */
+export function sessionTokenOf(request: Request): string | undefined {
+  return sessionTokenFrom(request.headers.get("cookie"), isHttps(request));
+}
+
+/** The client address the production server stamped on the request (see server/http/client-address.ts). */
 export function clientIp(request: Request): string {
-  return request.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || "unknown";
+  return clientAddressOf(request.headers);
 }
 
 /** The JSON body of a form post from this site (sign-in, password change); refuses cross-site posts. */

@@ -2,7 +2,9 @@
  * Database-backed sessions.
  *
  * The browser holds a random 256-bit token in an httpOnly, SameSite=Lax
- * cookie; the database holds only its SHA-256, so a copy of the sessions
+ * cookie, named `__Host-tidemark_session` (Secure, so no other site or
+ * plain-HTTP page can set or shadow it) when the request came over HTTPS and
+ * `tidemark_session` otherwise; the database holds only its SHA-256, so a copy of the sessions
  * table cannot be replayed. A session is revoked by deleting its row
  * (sign-out, or an admin revoking a user), which takes effect on the next
  * request. Sessions expire after SESSION_TTL_MS.
@@ -12,6 +14,8 @@ import { db } from "../db.ts";
 import type { Role } from "../schemas/user.ts";
 
 export const SESSION_COOKIE = "tidemark_session";
+/** The name over HTTPS: browsers accept `__Host-` cookies only with Secure, Path=/ and no Domain. */
+export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 export interface SessionUser {
@@ -74,9 +78,18 @@ export function readCookie(header: string | null, name: string): string | undefi
   return undefined;
 }
 
+export function sessionCookieName(secure: boolean): string {
+  return secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
+}
+
+/** The session token in a Cookie header: over HTTPS only the `__Host-` cookie counts. */
+export function sessionTokenFrom(cookieHeader: string | null, secure: boolean): string | undefined {
+  return readCookie(cookieHeader, sessionCookieName(secure));
+}
+
 /** The Set-Cookie value for a session (or its removal, with expiresAt in the past). */
 export function sessionCookie(token: string, expiresAt: Date, secure: boolean): string {
-  const attributes = [`${SESSION_COOKIE}=${encodeURIComponent(token)}`, "Path=/", "HttpOnly", "SameSite=Lax", `Expires=${expiresAt.toUTCString()}`];
+  const attributes = [`${sessionCookieName(secure)}=${encodeURIComponent(token)}`, "Path=/", "HttpOnly", "SameSite=Lax", `Expires=${expiresAt.toUTCString()}`];
   if (secure) attributes.push("Secure");
   return attributes.join("; ");
 }

@@ -1,18 +1,33 @@
 /**
- * Sign-in: email and password against the argon2 hash, rate limited per IP
- * and per account before the password is even checked.
+ * Sign-in: email and password against the argon2 hash, braked before the
+ * password is even checked.
+ *
+ * The brakes (token buckets in the shared store, keyed by the client address
+ * that server/http/client-address.ts resolved):
+ * - per address: any account, refused (429) past the burst;
+ * - per (account, address): guesses at one account from one address, refused
+ *   past the burst;
+ * - per account, from anywhere: only slowed down (each attempt past the burst
+ *   waits up to ACCOUNT_SLOWDOWN_MAX_MS, then is checked), never refused, so
+ *   an attacker guessing from one address cannot lock the owner out from
+ *   another.
+ * All of them fail open when the store is down (logged, counted in
+ * tidemark_sign_in_limiter_unavailable_total): failing closed would lock
+ * every admin out while Redis is down; argon2's cost still slows guessing.
  *
  * Wrong email and wrong password give the same message and take about the
  * same time (an unknown email is still checked against a dummy hash), so the
  * answer does not tell which accounts exist.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { db } from "../db.ts";
 import { AppError } from "../errors.ts";
 import { keys } from "../keys.ts";
 import { retryAfterSeconds } from "../lib/jitter.ts";
-import { log } from "../log.ts";
-import { store } from "../redis.ts";
+import { log, throttledLogger } from "../log.ts";
+import { metrics } from "../metrics.ts";
+import { store, type TokenResult } from "../redis.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
 import { createSession } from "./session.ts";
 
@@ -23,35 +38,59 @@ export const ZSignInInput = z.object({
 
 export const INVALID_CREDENTIALS = "email or password is incorrect";
 
-/** Attempts allowed: a burst, then a steady trickle. */
-const PER_IP = { ratePerSecond: 10 / 60, burst: 20 };
-const PER_ACCOUNT = { ratePerSecond: 5 / 60, burst: 10 };
+interface Policy {
+  ratePerSecond: number;
+  burst: number;
+}
 
+/** Attempts allowed: a burst, then a steady trickle. */
+export const SIGN_IN_LIMITS = {
+  perAddress: { ratePerSecond: 10 / 60, burst: 20 },
+  perAccountAndAddress: { ratePerSecond: 5 / 60, burst: 10 },
+  perAccount: { ratePerSecond: 5 / 60, burst: 10 },
+} as const satisfies Record<string, Policy>;
+
+/** The longest an attempt waits for the per-account slow-down: the owner is delayed, not locked out. */
+export const ACCOUNT_SLOWDOWN_MAX_MS = 2_000;
+
+const logUnavailable = throttledLogger(10_000);
 let dummyHash: Promise<string> | undefined;
 
-async function limit(bucketKey: string, policy: { ratePerSecond: number; burst: number }): Promise<void> {
-  let decision;
+/** The store's decision, or null when it has none (down): the caller lets the attempt through. */
+async function take(bucketKey: string, policy: Policy): Promise<TokenResult | null> {
   try {
-    decision = await store.takeTokens({ bucketKey, ...policy, cost: 1, dailyQuota: null });
+    return await store.takeTokens({ bucketKey, ...policy, cost: 1, dailyQuota: null });
   } catch (error) {
-    // Unlike ingestion, failing closed here would lock every admin out while Redis is down;
-    // failing open only removes the brake on guessing, which argon2's cost still slows.
-    log.warn({ module: "sign-in", err: (error as Error).message }, "sign-in rate limiter unavailable");
-    return;
+    metrics.signInLimiterUnavailable.inc();
+    logUnavailable("sign-in", () => log.warn({ module: "sign-in", err: (error as Error).message }, "sign-in rate limiter unavailable; failing open"));
+    return null;
   }
-  if (!decision.allowed) {
+}
+
+async function refuseBeyond(bucketKey: string, policy: Policy): Promise<void> {
+  const decision = await take(bucketKey, policy);
+  if (decision && !decision.allowed) {
     throw new AppError("rate_limited", "too many sign-in attempts; try again later", {
       retryAfterSeconds: retryAfterSeconds(decision.retryAfterMs, Math.random),
     });
   }
 }
 
+async function slowDownBeyond(bucketKey: string, policy: Policy): Promise<void> {
+  const decision = await take(bucketKey, policy);
+  if (decision && !decision.allowed) {
+    metrics.signInSlowed.inc();
+    await sleep(Math.min(decision.retryAfterMs, ACCOUNT_SLOWDOWN_MAX_MS));
+  }
+}
+
 /**
- * The per-account brake on password guesses, shared by sign-in and password
- * change: a guess costs the account's bucket wherever it is made.
+ * The brakes on guessing one account's password from one address, shared by sign-in and password change:
+ * refused per (account, address), slowed per account.
  */
-export function limitPasswordGuesses(email: string): Promise<void> {
-  return limit(keys.signInByAccount(email), PER_ACCOUNT);
+export async function limitPasswordGuesses(email: string, address: string): Promise<void> {
+  await refuseBeyond(keys.signInByAccountAndIp(email, address), SIGN_IN_LIMITS.perAccountAndAddress);
+  await slowDownBeyond(keys.signInByAccount(email), SIGN_IN_LIMITS.perAccount);
 }
 
 export async function signIn(input: unknown, ip: string): Promise<{ token: string; expiresAt: Date; userId: number }> {
@@ -59,8 +98,8 @@ export async function signIn(input: unknown, ip: string): Promise<{ token: strin
   if (!parsed.success) throw new AppError("unauthorized", INVALID_CREDENTIALS);
   const { email, password } = parsed.data;
 
-  await limit(keys.signInByIp(ip), PER_IP);
-  await limitPasswordGuesses(email);
+  await refuseBeyond(keys.signInByIp(ip), SIGN_IN_LIMITS.perAddress);
+  await limitPasswordGuesses(email, ip);
 
   const user = await db.user.findUnique({ where: { email }, select: { id: true, passwordHash: true } });
   const hash = user?.passwordHash ?? (await (dummyHash ??= hashPassword("not a real password, never matches")));

@@ -15,6 +15,9 @@
  *   group commit completes and is answered) within DRAIN_GRACE_MS, then the
  *   worker stops and the counters are flushed.
  * - It listens only once Next.js is ready, so no request meets a half-started app.
+ * - Next.js sees the client address it is told (server/http/client-address.ts):
+ *   the socket's, or TRUST_PROXY hops into X-Forwarded-For; forged forwarding
+ *   headers never reach it.
  */
 import { parseArgs } from "node:util";
 import next from "next";
@@ -31,6 +34,7 @@ const { env } = await import("../env.ts");
 const { log } = await import("../log.ts");
 const { appStarted, drainOnShutdown, startApp } = await import("../app-lifecycle.ts");
 const { createWebhookServer } = await import("../http/fast-path.ts");
+const { stampClientAddress } = await import("../http/client-address.ts");
 
 const port = flags.port === undefined ? env.PORT : Number(flags.port);
 const hostname = flags.hostname;
@@ -42,6 +46,7 @@ await startApp();
 
 const handle = app.getRequestHandler();
 const server = createWebhookServer((request, response) => {
+  stampClientAddress(request, env.TRUST_PROXY);
   handle(request, response).catch((error: Error) => {
     log.error({ module: "serve", err: error.message }, "Next.js could not answer a request");
     if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" });

@@ -197,7 +197,7 @@ describe.each(WEBHOOK_SERVERS)("over HTTP ($name)", ({ start }) => {
       );
       client.close();
       expect(replies.map((reply) => reply.status)).toEqual(posts.map((_, i) => (i === 17 ? 500 : 202)));
-      expect(JSON.parse((replies[17] as Reply).body)).toEqual({ error: { code: "internal", message: "internal error" } });
+      expect(JSON.parse((replies[17] as Reply).body)).toEqual({ error: { code: "internal", message: "internal error", requestId: expect.any(String) } });
       const stored = await storedPayloads(tenant.id);
       expect([...stored.keys()].sort()).toEqual(
         posts

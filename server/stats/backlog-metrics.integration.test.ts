@@ -15,7 +15,7 @@ import { BUSIEST_TENANTS, OTHER_TENANTS } from "./backlog-metrics.ts";
 const promtool = spawnSync("promtool", ["--version"]).status === 0 || Boolean(process.env.CI);
 
 async function scrape(): Promise<string> {
-  const response = await GET();
+  const response = await GET(new Request("http://app.test/api/metrics"));
   expect(response.status).toBe(200);
   return response.text();
 }
