@@ -15,6 +15,14 @@ export class ConfigError extends Error {
 
 const integer = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
+/**
+ * Deliberate bugs for proving that `npm run chaos` and the tests catch them (server/faults.ts reads the
+ * setting, in one place). TEST-ONLY: refused unless NODE_ENV=test or TIDEMARK_CHAOS=1.
+ * - reverse-lock-order: every other batch takes its item row locks in descending key order.
+ */
+export const FAULTS = ["reverse-lock-order"] as const;
+export type Fault = (typeof FAULTS)[number];
+
 const optionalString = z
   .string()
   .optional()
@@ -87,8 +95,21 @@ const schema = z
     COLLECTOR_LEASE_MS: integer(500, 3_600_000, 30_000),
     /** Largest page body accepted from a source, in bytes. */
     COLLECTOR_MAX_PAGE_BYTES: integer(1024, 256 * 1024 * 1024, 8 * 1024 * 1024),
+
+    /** TEST-ONLY: a deliberate bug (FAULTS above). Never set it on a deployment. */
+    TIDEMARK_FAULT: optionalString.pipe(z.enum(FAULTS).optional()),
+    /** "1" in the processes `npm run chaos` starts: the one way besides NODE_ENV=test to allow TIDEMARK_FAULT. */
+    TIDEMARK_CHAOS: optionalString,
   })
   .superRefine((config, context) => {
+    // A fault is a bug on purpose: a production process must not start with one.
+    if (config.TIDEMARK_FAULT !== undefined && config.NODE_ENV !== "test" && config.TIDEMARK_CHAOS !== "1") {
+      context.addIssue({
+        code: "custom",
+        path: ["TIDEMARK_FAULT"],
+        message: "is test-only: it injects a bug, so it is refused unless NODE_ENV=test or TIDEMARK_CHAOS=1",
+      });
+    }
     // A lease shorter than a fetch could expire mid-fetch and let a second collector in.
     if (config.COLLECTOR_LEASE_MS <= config.COLLECTOR_FETCH_TIMEOUT_MS) {
       context.addIssue({
