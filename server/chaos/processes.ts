@@ -8,9 +8,11 @@
  * (an app answers /api/health with 200, a worker prints that it is
  * processing, Redis answers PING); kill() sends SIGKILL and waits for the
  * exit; stop() sends SIGTERM (a graceful drain) and SIGKILL after a grace.
- * A process that exits without being told to (a worker whose start met the
- * database cut, say) is started again and counted, so the run never goes on
- * with fewer processes than it planned. Every line of output is kept in a
+ * A start that ends before the process is ready (a worker whose migration
+ * check met the database cut) is retried; a ready process that exits
+ * without being told to is a crash: counted (a check fails on it) and
+ * started again, so the run never goes on with fewer processes than it
+ * planned. Every line of output is kept in a
  * log file of the run's directory, and none outlives the chaos process.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -41,11 +43,14 @@ export class Managed {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
   private intended = true;
+  private ready = false;
+  private restart: NodeJS.Timeout | null = null;
   private lastLines: string[] = [];
   private readyLine: ((line: string) => void) | null = null;
-  /** Exits nobody asked for (each followed by a restart). */
-  unexpectedExits = 0;
-  starts = 0;
+  /** Exits nobody asked for after the process was ready (each followed by a restart): crashes. */
+  crashes = 0;
+  /** Starts that ended before the process was ready (e.g. a worker's migration check met the database cut), retried. */
+  failedStarts = 0;
 
   constructor(
     private readonly spec: Spec,
@@ -72,9 +77,26 @@ export class Managed {
     });
   }
 
+  /** Starts the process (unless it runs) and waits until it is ready, starting it again while it exits before that. */
   async start(): Promise<void> {
+    this.cancelRestart();
+    if (this.running) return;
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      try {
+        await this.startOnce(deadline);
+        return;
+      } catch (error) {
+        if (this.intended || Date.now() > deadline || this.running) throw error;
+        this.failedStarts++;
+        await sleep(500);
+      }
+    }
+  }
+
+  private async startOnce(deadline: number): Promise<void> {
     this.intended = false;
-    this.starts++;
+    this.ready = false;
     const child = spawn(this.spec.command, this.spec.args, { cwd: PROJECT_ROOT, env: this.spec.env, stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     live.add(child);
@@ -90,27 +112,45 @@ export class Managed {
       child.once("exit", (code, signal) => {
         live.delete(child);
         resolve();
-        if (this.intended || this.child !== child) return;
-        this.unexpectedExits++;
+        if (this.intended || this.child !== child || !this.ready) return;
+        this.crashes++;
         this.announce(`${this.spec.label} exited on its own (${signal ?? `code ${code}`}); starting it again`);
-        setTimeout(() => void this.start().catch((error: Error) => this.announce(`${this.spec.label} did not come back: ${error.message}`)), 500);
+        this.restart = setTimeout(() => {
+          this.restart = null;
+          void this.start().catch((error: Error) => this.announce(`${this.spec.label} did not come back: ${error.message}`));
+        }, 500);
       }),
     );
     child.on("error", (error) => this.lastLines.push(`could not run: ${error.message}`));
-    const ready = this.spec.ready(this);
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`${this.spec.label} was not ready within ${READY_TIMEOUT_MS / 1000} s: ${this.lastLines.join(" | ")}`)), READY_TIMEOUT_MS).unref(),
-    );
-    await Promise.race([ready, timeout]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${this.spec.label} was not ready within ${READY_TIMEOUT_MS / 1000} s: ${this.lastLines.join(" | ")}`)),
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    try {
+      await Promise.race([this.spec.ready(this), timeout]);
+      this.ready = true;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private cancelRestart(): void {
+    if (this.restart) clearTimeout(this.restart);
+    this.restart = null;
   }
 
   async kill(): Promise<void> {
+    this.cancelRestart();
     this.intended = true;
     this.child?.kill("SIGKILL");
     await this.exited;
   }
 
   async stop(): Promise<void> {
+    this.cancelRestart();
     this.intended = true;
     if (!this.running) return this.exited;
     this.child?.kill("SIGTERM");

@@ -80,6 +80,10 @@ export async function runChaos(settings: RunSettings): Promise<RunResult> {
     undo.push(() => sim.close());
 
     const { tenantIds, pullTenantId, secrets } = await createTenants(plan, sim.feedUrl(plan.feed));
+    // The run's own clients close before the Redis server they talk to stops.
+    const { closeDatabase } = await import("../db.ts");
+    const { closeStore } = await import("../redis.ts");
+    undo.push(() => Promise.all([closeDatabase(), closeStore()]));
 
     const childEnv: NodeJS.ProcessEnv = {
       ...process.env,
@@ -135,10 +139,16 @@ export async function runChaos(settings: RunSettings): Promise<RunResult> {
     clearInterval(progress);
     say(drained ? "drained; stopping every process" : `the inbox did not drain within ${settings.drainTimeoutMs / 1000} s; stopping every process`);
     await Promise.all([...apps, ...workers].map((child) => child.stop()));
-    const restarts = [...apps, ...workers, redis].reduce((sum, child) => sum + child.unexpectedExits, 0);
-    if (restarts > 0) say(`processes that exited on their own and were restarted: ${restarts}`);
+    const children = [...apps, ...workers, redis];
+    const crashed = children.filter((child) => child.crashes > 0).map((child) => `${child.label} ×${child.crashes}`);
+    const failedStarts = children.reduce((sum, child) => sum + child.failedStarts, 0);
 
     const checks = await runChecks(direct, { plan, tenantIds, pullTenantId, log: delivered, deadlocksBefore, proxyErrors: proxy.errors });
+    checks.push({
+      name: "no crashes",
+      ok: crashed.length === 0,
+      detail: `${crashed.length === 0 ? "no process" : crashed.join(", ")} exited without being killed; ${failedStarts} starts retried (begun while the database was cut)`,
+    });
     if (!drained) checks.unshift({ name: "drained", ok: false, detail: `events still unfinished after ${settings.drainTimeoutMs / 1000} s` });
     return { checks, logDir };
   } finally {

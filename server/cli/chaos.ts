@@ -108,7 +108,7 @@ try {
   const redisPort = await freePort(portRange, new Set());
   const redisPrefix = `tidemark-chaos:${randomBytes(4).toString("hex")}:`;
   // The run's own modules (tenant creation, the checks) use the run's database and Redis.
-  Object.assign(process.env, { DATABASE_URL: databaseUrl.toString(), REDIS_URL: `redis://127.0.0.1:${redisPort}`, REDIS_KEY_PREFIX: redisPrefix, LOG_LEVEL: "warn" });
+  Object.assign(process.env, { DATABASE_URL: databaseUrl.toString(), REDIS_URL: `redis://127.0.0.1:${redisPort}`, REDIS_KEY_PREFIX: redisPrefix, LOG_LEVEL: "error" });
   const { runChaos } = await import("../chaos/run.ts");
   const { checks } = await runChaos({
     plan,
