@@ -55,7 +55,9 @@ interface ItemRow {
 
 function expectedStates(plan: ChaosPlan, tenantIds: number[], pullTenantId: number): Map<number, Map<string, ItemState>> {
   const expected = new Map<number, Map<string, ItemState>>();
-  plan.events.forEach((events, index) => expected.set(tenantIds[index] as number, modelState(events.map((event) => ({ eventId: event.id, body: event.body })))));
+  plan.events.forEach((events, index) =>
+    expected.set(tenantIds[index] as number, modelState(events.map((event) => ({ eventId: event.id, body: event.body })))),
+  );
   const feed = eventsBetween(plan.feed as FeedSpec, 0, plan.feed.total).map((event) => ({ eventId: event.id, body: toBody(event) }));
   expected.set(pullTenantId, modelState(feed));
   return expected;
@@ -84,7 +86,8 @@ async function checkModel(client: pg.Pool, input: CheckInput): Promise<Check> {
       row.event_id === want.eventId &&
       row.content_hash.equals(want.contentHash) &&
       JSON.stringify(row.refs ?? []) === JSON.stringify(want.refs);
-    if (!same) differences.push(`tenant ${row.tenant_id} item ${row.item_id}: stored v${row.version} by ${row.event_id}, model v${want.version} by ${want.eventId}`);
+    if (!same)
+      differences.push(`tenant ${row.tenant_id} item ${row.item_id}: stored v${row.version} by ${row.event_id}, model v${want.version} by ${want.eventId}`);
   }
   let items = 0;
   for (const [tenantId, states] of expected) {
@@ -99,7 +102,9 @@ async function checkModel(client: pg.Pool, input: CheckInput): Promise<Check> {
 }
 
 async function checkStored(client: pg.Pool, input: CheckInput): Promise<Check> {
-  const { rows } = await client.query<{ tenant_id: number; event_id: string }>("SELECT tenant_id, event_id FROM events WHERE tenant_id = ANY($1::int[])", [input.tenantIds]);
+  const { rows } = await client.query<{ tenant_id: number; event_id: string }>("SELECT tenant_id, event_id FROM events WHERE tenant_id = ANY($1::int[])", [
+    input.tenantIds,
+  ]);
   const indexOf = new Map(input.tenantIds.map((id, index) => [id, index]));
   const stored = new Set(rows.map((row) => ackKey(indexOf.get(row.tenant_id) as number, row.event_id)));
   const planned = new Set(input.plan.events.flat().map((event) => ackKey(event.tenant, event.id)));
@@ -126,8 +131,11 @@ async function checkOutcomes(client: pg.Pool, input: CheckInput): Promise<Check>
     [all],
   );
   const row = rows[0] as { events: string; unfinished: string; mismatched: string; distinct_ids: string };
-  const expectedIds = new Set(input.plan.events.flat().map((event) => ackKey(event.tenant, event.id))).size + new Set(eventsBetween(input.plan.feed, 0, input.plan.feed.total).map((event) => event.id)).size;
-  const ok = Number(row.unfinished) === 0 && Number(row.mismatched) === 0 && Number(row.events) === Number(row.distinct_ids) && Number(row.events) === expectedIds;
+  const expectedIds =
+    new Set(input.plan.events.flat().map((event) => ackKey(event.tenant, event.id))).size +
+    new Set(eventsBetween(input.plan.feed, 0, input.plan.feed.total).map((event) => event.id)).size;
+  const ok =
+    Number(row.unfinished) === 0 && Number(row.mismatched) === 0 && Number(row.events) === Number(row.distinct_ids) && Number(row.events) === expectedIds;
   return {
     name: "one outcome each",
     ok,

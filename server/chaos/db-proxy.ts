@@ -57,7 +57,7 @@ export class ErrorResponseReader {
     const body = Buffer.concat(this.error);
     this.error = null;
     // Fields: a code byte, then a NUL-terminated string; a lone NUL ends them.
-    for (let at = 0; at < body.length && body[at] !== 0; ) {
+    for (let at = 0; at < body.length && body[at] !== 0;) {
       const code = body[at] as number;
       const end = body.indexOf(0, at + 1);
       if (end === -1) return;

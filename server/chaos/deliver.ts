@@ -54,7 +54,12 @@ async function postSigned(url: string, secret: string, id: string, body: string)
   const timestamp = Math.floor(Date.now() / 1000);
   const response = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": sign(secret, id, timestamp, body) },
+    headers: {
+      "content-type": "application/json",
+      "webhook-id": id,
+      "webhook-timestamp": String(timestamp),
+      "webhook-signature": sign(secret, id, timestamp, body),
+    },
     body,
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
@@ -82,7 +87,12 @@ async function send(delivery: Delivery, index: number, target: DeliveryTarget, l
       answer =
         delivery.channel === "single"
           ? await postSigned(`${app}/api/webhooks/${tenant.slug}`, tenant.secret, delivery.event.id, JSON.stringify(delivery.event.body))
-          : await postSigned(`${app}/api/webhooks/${tenant.slug}/batch`, tenant.secret, delivery.batchId, JSON.stringify({ events: delivery.events.map(envelope) }));
+          : await postSigned(
+              `${app}/api/webhooks/${tenant.slug}/batch`,
+              tenant.secret,
+              delivery.batchId,
+              JSON.stringify({ events: delivery.events.map(envelope) }),
+            );
     } catch {
       answer = { status: 0, json: null };
     }

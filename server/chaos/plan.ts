@@ -148,7 +148,7 @@ function tenantDeliveries(events: readonly PlannedEvent[], random: Random, seed:
   const order = shuffled(copies, random);
   const deliveries: Delivery[] = [];
   let batches = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     const first = order[i] as PlannedEvent;
     if (random() >= BATCH_SHARE) {
       deliveries.push({ channel: "single", atMs: 0, tenant: first.tenant, event: first });

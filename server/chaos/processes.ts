@@ -25,6 +25,7 @@ import { PROJECT_ROOT, SERVE_SCRIPT } from "../setup/paths.ts";
 const READY_TIMEOUT_MS = 120_000;
 const STOP_GRACE_MS = 15_000;
 const WORKER_SCRIPT = path.join(PROJECT_ROOT, "server", "cli", "worker.ts");
+const LIGHT_APP_SCRIPT = path.join(PROJECT_ROOT, "server", "chaos", "webhook-app.ts");
 
 const live = new Set<ChildProcess>();
 process.once("exit", () => {
@@ -171,12 +172,13 @@ async function until(managed: Managed, check: () => Promise<boolean>): Promise<v
   }
 }
 
-export function appProcess(label: string, port: number, env: NodeJS.ProcessEnv, log: WriteStream, announce: (line: string) => void): Managed {
+/** The production server (server/cli/serve.ts), or with `light` the webhook fast path alone (./webhook-app.ts). */
+export function appProcess(label: string, port: number, env: NodeJS.ProcessEnv, log: WriteStream, announce: (line: string) => void, light = false): Managed {
   return new Managed(
     {
       label,
       command: process.execPath,
-      args: ["--import", "tsx", SERVE_SCRIPT, "--port", String(port), "--hostname", "127.0.0.1"],
+      args: ["--import", "tsx", light ? LIGHT_APP_SCRIPT : SERVE_SCRIPT, "--port", String(port), "--hostname", "127.0.0.1"],
       env: { ...env, NODE_ENV: "production" },
       ready: (managed) =>
         until(managed, async () => (await fetch(`http://127.0.0.1:${port}/api/health`, { signal: AbortSignal.timeout(2_000) })).status === 200),
@@ -194,8 +196,9 @@ export function workerProcess(label: string, env: NodeJS.ProcessEnv, log: WriteS
       args: ["--import", "tsx", WORKER_SCRIPT],
       env,
       ready: async (managed) => {
-        const line = managed.waitForLine(/processing with/);
-        await Promise.race([line, until(managed, () => Promise.resolve(false))]);
+        let processing = false;
+        void managed.waitForLine(/processing with/).then(() => (processing = true));
+        await until(managed, () => Promise.resolve(processing));
       },
     },
     log,

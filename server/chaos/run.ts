@@ -40,6 +40,8 @@ export interface RunSettings {
   redisPrefix: string;
   portRange: { from: number; to: number } | null;
   fault: Fault | undefined;
+  /** App processes serve the webhook fast path alone (./webhook-app.ts) instead of the whole production server. */
+  lightApps: boolean;
   /** The inbox must drain within this long after the last delivery. */
   drainTimeoutMs: number;
   say: (line: string) => void;
@@ -101,7 +103,9 @@ export async function runChaos(settings: RunSettings): Promise<RunResult> {
       ...(settings.fault ? { TIDEMARK_FAULT: settings.fault, TIDEMARK_CHAOS: "1" } : { TIDEMARK_FAULT: "", TIDEMARK_CHAOS: "" }),
     };
     const appPorts = await Promise.all(Array.from({ length: plan.size.apps }, port));
-    const apps = appPorts.map((appPort, index) => appProcess(`app-${index}`, appPort, { ...childEnv, WORKER_CONCURRENCY: "1", COLLECTOR_CONCURRENCY: "1" }, log, say));
+    const apps = appPorts.map((appPort, index) =>
+      appProcess(`app-${index}`, appPort, { ...childEnv, WORKER_CONCURRENCY: "1", COLLECTOR_CONCURRENCY: "1" }, log, say, settings.lightApps),
+    );
     const workers = Array.from({ length: plan.size.workers }, (_, index) =>
       workerProcess(`worker-${index}`, { ...childEnv, WORKER_CONCURRENCY: "2", COLLECTOR_CONCURRENCY: "1" }, log, say),
     );
@@ -225,7 +229,9 @@ async function backlog(client: pg.Pool): Promise<number> {
 async function drain(client: pg.Pool, pullTenantId: number, lastCursor: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const { rows } = await client.query<{ cursor: string | null; has_more: boolean }>("SELECT cursor, has_more FROM sources WHERE tenant_id = $1", [pullTenantId]);
+    const { rows } = await client.query<{ cursor: string | null; has_more: boolean }>("SELECT cursor, has_more FROM sources WHERE tenant_id = $1", [
+      pullTenantId,
+    ]);
     const caughtUp = rows[0]?.cursor === lastCursor && rows[0].has_more === false;
     if (caughtUp && (await backlog(client)) === 0) return true;
     await sleep(250);

@@ -32,6 +32,8 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     seed: { type: "string" },
     fault: { type: "string" },
+    /** App processes serve the webhook fast path alone, without Next.js (no build needed; for the integration test). */
+    "light-apps": { type: "boolean", default: false },
     "port-range": { type: "string" },
     /** Reduced sizes for the integration test of the broken-build control: events per tenant and window seconds. */
     events: { type: "string" },
@@ -66,7 +68,8 @@ say(
 
 const serverUrl = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const server = new URL(serverUrl);
-if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(server.hostname)) failUsage(`refusing to run against ${server.hostname}: chaos creates and drops a database on a local PostgreSQL only`);
+if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(server.hostname))
+  failUsage(`refusing to run against ${server.hostname}: chaos creates and drops a database on a local PostgreSQL only`);
 const maintenance = new URL(serverUrl);
 maintenance.pathname = "/postgres";
 const name = `tidemark_chaos_${randomBytes(5).toString("hex")}`;
@@ -100,7 +103,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 let ok = false;
 try {
-  await ensureBuild(process.env, say);
+  if (!flags["light-apps"]) await ensureBuild(process.env, say);
   await onServer(`CREATE DATABASE ${name}`);
   await migrate(databaseUrl.toString());
   say(`database ${name} on ${server.host}`);
@@ -108,7 +111,12 @@ try {
   const redisPort = await freePort(portRange, new Set());
   const redisPrefix = `tidemark-chaos:${randomBytes(4).toString("hex")}:`;
   // The run's own modules (tenant creation, the checks) use the run's database and Redis.
-  Object.assign(process.env, { DATABASE_URL: databaseUrl.toString(), REDIS_URL: `redis://127.0.0.1:${redisPort}`, REDIS_KEY_PREFIX: redisPrefix, LOG_LEVEL: "error" });
+  Object.assign(process.env, {
+    DATABASE_URL: databaseUrl.toString(),
+    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    REDIS_KEY_PREFIX: redisPrefix,
+    LOG_LEVEL: "error",
+  });
   const { runChaos } = await import("../chaos/run.ts");
   const { checks } = await runChaos({
     plan,
@@ -117,6 +125,7 @@ try {
     redisPrefix,
     portRange,
     fault,
+    lightApps: flags["light-apps"],
     drainTimeoutMs: flags.quick ? 45_000 : 120_000,
     say,
   });
@@ -125,7 +134,8 @@ try {
   ok = failed.length === 0;
   const seconds = Math.round((Date.now() - started) / 1000);
   if (ok) say(`ok seed ${seed}, schedule ${plan.digest.slice(0, 16)}: ${checks.length} checks hold after ${plan.faults.length} faults (${seconds} s)`);
-  else process.stdout.write(`chaos: FAILED seed ${seed}, schedule ${plan.digest.slice(0, 16)}: ${failed.map((check) => check.name).join(", ")} (${seconds} s)\n`);
+  else
+    process.stdout.write(`chaos: FAILED seed ${seed}, schedule ${plan.digest.slice(0, 16)}: ${failed.map((check) => check.name).join(", ")} (${seconds} s)\n`);
 } catch (error) {
   process.stdout.write(`chaos: FAILED seed ${seed}: ${(error as Error).stack ?? String(error)}\n`);
 } finally {
