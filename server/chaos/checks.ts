@@ -63,8 +63,8 @@ function expectedStates(plan: ChaosPlan, tenantIds: number[], pullTenantId: numb
   return expected;
 }
 
-async function checkModel(client: pg.Pool, input: CheckInput): Promise<Check> {
-  const expected = expectedStates(input.plan, input.tenantIds, input.pullTenantId);
+/** Every way the stored items of the tenants in `expected` differ from the model's states (none: equal). */
+export async function modelDifferences(client: pg.Pool, expected: Map<number, Map<string, ItemState>>): Promise<{ items: number; differences: string[] }> {
   const { rows } = await client.query<ItemRow>(
     `SELECT i.tenant_id, i.item_id, i.version::text, i.type_rank, i.event_id, i.content_hash,
             (SELECT array_agg(r.ref_id ORDER BY r.ref_id COLLATE "C") FROM item_refs r WHERE r.tenant_id = i.tenant_id AND r.item_id = i.item_id) AS refs
@@ -96,6 +96,12 @@ async function checkModel(client: pg.Pool, input: CheckInput): Promise<Check> {
       if (!seen.has(`${tenantId}/${itemId}`)) differences.push(`tenant ${tenantId} item ${itemId} is missing`);
     }
   }
+  return { items, differences };
+}
+
+async function checkModel(client: pg.Pool, input: CheckInput): Promise<Check> {
+  const expected = expectedStates(input.plan, input.tenantIds, input.pullTenantId);
+  const { items, differences } = await modelDifferences(client, expected);
   return differences.length === 0
     ? { name: "model", ok: true, detail: `final state of ${n(items)} items in ${expected.size} tenants equals the model` }
     : { name: "model", ok: false, detail: `${n(differences.length)} items differ from the model; first: ${differences.slice(0, 3).join("; ")}` };

@@ -63,6 +63,11 @@ export class Managed {
     return this.spec.label;
   }
 
+  /** Started and ready, and not being stopped or restarted. */
+  get isReady(): boolean {
+    return this.running && this.ready && !this.intended;
+  }
+
   get running(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
   }

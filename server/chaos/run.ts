@@ -128,7 +128,8 @@ export async function runChaos(settings: RunSettings): Promise<RunResult> {
     undo.push(async () => clearInterval(progress));
 
     const context: FaultContext = { apps, workers, redis, proxy, say, startedAt };
-    const faults = Promise.all(
+    // Settled (never rejected) so that a failed fault cannot go unhandled while the deliveries run; rethrown below.
+    const faults = Promise.allSettled(
       plan.faults.map(async (fault) => {
         await injectFault(fault, context);
         faultsDone++;
@@ -136,7 +137,7 @@ export async function runChaos(settings: RunSettings): Promise<RunResult> {
     );
     const target = { apps: appPorts.map((appPort) => `http://127.0.0.1:${appPort}`), tenants: secrets };
     await deliverAll(plan.deliveries, target, plan.size.senders, startedAt, delivered);
-    await faults;
+    for (const settled of await faults) if (settled.status === "rejected") throw settled.reason;
     say(`all ${n(plan.deliveries.length)} deliveries answered after ${Math.round((Date.now() - startedAt) / 1000)} s; waiting for the inbox to drain`);
 
     const drained = await drain(direct, pullTenantId, encodeCursor(plan.feed.total), settings.drainTimeoutMs);
@@ -198,7 +199,7 @@ async function injectFault(fault: PlannedFault, context: FaultContext): Promise<
     case "kill-app": {
       const victim = (fault.kind === "kill-worker" ? context.workers : context.apps)[fault.target] as Managed;
       // A victim still restarting from an earlier fault is left alone: one fault per process at a time.
-      if (!victim.running) return context.say(`${at}: ${victim.label} is not running yet; skipping its SIGKILL`);
+      if (!victim.isReady) return context.say(`${at}: ${victim.label} is still starting; skipping its SIGKILL`);
       context.say(`${at}: SIGKILL ${victim.label}, back in ${fault.downMs} ms`);
       await victim.kill();
       await sleep(fault.downMs);
