@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../setup/paths.ts";
 
-const CHAOS = ["--import", "tsx", "server/cli/chaos.ts", "--quick", "--light-apps", "--seed", "3", "--events", "800", "--window-s", "12"];
+const CHAOS = ["--import", "tsx", "server/cli/chaos.ts", "--quick", "--light-apps", "--seed", "3", "--events", "2000", "--window-s", "10"];
 
 function chaos(extra: string[]): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve, reject) => {
