@@ -146,6 +146,14 @@ export interface Tx extends Queryable {
 export async function transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let discard = false;
+  // pg-pool takes its error listener off a client while it is checked out: without one of our own, a
+  // connection lost mid-transaction (the database restarted, a network cut) is an unhandled 'error'
+  // event that ends the process. The statement in flight fails by itself; the client is discarded.
+  const onLost = (error: Error) => {
+    discard = true;
+    log.warn({ module: "db", err: error.message }, "database connection lost during a transaction");
+  };
+  client.on("error", onLost);
   try {
     await client.query("BEGIN");
     const tx: Tx = {
@@ -168,6 +176,7 @@ export async function transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     }
     throw error;
   } finally {
+    client.off("error", onLost);
     client.release(discard);
   }
 }

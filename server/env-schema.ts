@@ -16,6 +16,14 @@ export class ConfigError extends Error {
 
 const integer = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
+/**
+ * Deliberate bugs for proving that `npm run chaos` and the tests catch them (server/faults.ts reads the
+ * setting, in one place). TEST-ONLY: refused unless NODE_ENV=test or TIDEMARK_CHAOS=1.
+ * - reverse-lock-order: every other batch takes its item row locks in descending key order.
+ */
+export const FAULTS = ["reverse-lock-order"] as const;
+export type Fault = (typeof FAULTS)[number];
+
 const optionalString = z
   .string()
   .optional()
@@ -117,6 +125,10 @@ const schema = z
     ITEM_CACHE_TTL_MS: integer(1, 86_400_000, 60_000),
     /** A fetch from a tenant's item API (thin events) that takes longer fails, and the event is retried; keep it well under WORKER_LEASE_MS. */
     ITEM_FETCH_TIMEOUT_MS: integer(100, 600_000, 5_000),
+    /** TEST-ONLY: a deliberate bug (FAULTS above). Never set it on a deployment. */
+    TIDEMARK_FAULT: optionalString.pipe(z.enum(FAULTS).optional()),
+    /** "1" in the processes `npm run chaos` starts: the one way besides NODE_ENV=test to allow TIDEMARK_FAULT. */
+    TIDEMARK_CHAOS: optionalString,
   })
   .superRefine((config, context) => {
     // Secrets are sealed at rest; a database of our own is never used without the key (none is invented,
@@ -129,6 +141,14 @@ const schema = z
         path: ["TIDEMARK_SECRET_KEY"],
         message:
           "is required when DATABASE_URL is set: webhook secrets and source tokens are encrypted under it; generate one with openssl rand -base64 32 and keep it (unset DATABASE_URL to use the embedded PostgreSQL, which keeps its own key in .data/secret.key)",
+      });
+    }
+    // A fault is a bug on purpose: a production process must not start with one.
+    if (config.TIDEMARK_FAULT !== undefined && config.NODE_ENV !== "test" && config.TIDEMARK_CHAOS !== "1") {
+      context.addIssue({
+        code: "custom",
+        path: ["TIDEMARK_FAULT"],
+        message: "is test-only: it injects a bug, so it is refused unless NODE_ENV=test or TIDEMARK_CHAOS=1",
       });
     }
     // A lease shorter than a fetch could expire mid-fetch and let a second collector in.

@@ -26,6 +26,7 @@
 import { sql, statement, type Tx } from "../db.ts";
 import { isThin, ZEventBody, type ApplyOutcome } from "./event.ts";
 import { compareIds, lockSteps } from "./lock-order.ts";
+import { faultActive } from "../faults.ts";
 import { comparePrecedence, isSameChange, itemStateOf, type ItemState } from "./model.ts";
 
 export interface InboxEvent {
@@ -140,8 +141,12 @@ interface PreImage {
   written: boolean;
 }
 
+let faultyTurn = 0;
+/** TIDEMARK_FAULT=reverse-lock-order (test-only, server/faults.ts): every other batch locks its rows in descending key order, so batches can deadlock. */
+const alternatingOrder: RowOrder = (rows) => (faultyTurn++ % 2 === 0 ? sortByKey(rows) : sortByKey(rows).reverse());
+
 export async function applyBatch(tx: Tx, events: readonly InboxEvent[]): Promise<EventResult[]> {
-  return applyBatchWithRowOrder(tx, events, sortByKey);
+  return applyBatchWithRowOrder(tx, events, faultActive("reverse-lock-order") ? alternatingOrder : sortByKey);
 }
 
 /**

@@ -23,7 +23,7 @@ const BUILD_INPUTS = [
   "prisma/schema.prisma",
 ];
 // Not part of the build (tsconfig.build.json leaves them out): editing them must not force a rebuild.
-const IGNORED = new Set(["generated", "node_modules", "cli", "bench"]);
+const IGNORED = new Set(["generated", "node_modules", "cli", "bench", "chaos"]);
 const STAMP_FILE = path.join(PROJECT_ROOT, ".next", "tidemark-build.sha256");
 
 async function listFiles(relative: string): Promise<string[]> {
