@@ -116,6 +116,8 @@ try {
     REDIS_URL: `redis://127.0.0.1:${redisPort}`,
     REDIS_KEY_PREFIX: redisPrefix,
     LOG_LEVEL: "error",
+    // The run's database is its own and dropped at the end: a key of its own seals its secrets (children inherit it).
+    TIDEMARK_SECRET_KEY: process.env.TIDEMARK_SECRET_KEY ?? randomBytes(32).toString("base64"),
   });
   const { runChaos } = await import("../chaos/run.ts");
   const { checks } = await runChaos({
