@@ -202,7 +202,8 @@ describe("scale-out: two app processes, three worker processes, one PostgreSQL, 
       // One bucket: the burst plus what refills during the requests, whichever app answered.
       expect(accepted).toBeGreaterThanOrEqual(burst);
       expect(accepted).toBeLessThanOrEqual(burst + Math.ceil(rate * shared.seconds) + 1);
-      expect(shared.perApp.every((count) => count > 0)).toBe(true);
+      // Which app's requests win the shared bucket is not a property: concurrent requests of one tenant are
+      // decided together per process (server/ingest/rate-limit.ts), so one app may take all of it.
 
       // Control: an app whose limiter is not shared (another key prefix) has a full bucket of its own.
       const port = await freePort(null, new Set());
