@@ -18,6 +18,7 @@ import { useUrlState } from "../hooks/use-url-state.ts";
 import { useTRPC } from "../trpc.ts";
 import { ErrorState, Skeleton, describeError } from "../ui/states.tsx";
 import { SourcePanel } from "./source-panel.tsx";
+import { BacklogEta } from "../explain/backlog-eta.tsx";
 import { ZTenantSlug } from "@/server/schemas/tenant.ts";
 
 const noSubscribe = () => () => {};
@@ -323,6 +324,7 @@ function Charts({ slug, range, series, stale }: { slug: string; range: RangeKey;
         stale={stale}
         emptyText="No backlog sampled in this range."
       />
+      <BacklogEta slug={slug} />
     </div>
   );
 }
