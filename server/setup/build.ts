@@ -16,6 +16,7 @@ const BUILD_INPUTS = [
   "components",
   "server",
   "instrumentation.ts",
+  "proxy.ts",
   "next.config.mjs",
   "tsconfig.json",
   "tsconfig.build.json",
