@@ -1,9 +1,8 @@
 /**
- * A request path that cannot be decoded, judged the same way by every server
- * that answers (the production server's node:http layer, server/http/fast-path.ts,
- * and the Next.js proxy, proxy.ts): Next.js 16 itself answers such a path with
- * a 500 (its DecodeError's 400 page fails to render), so both answer it with a
- * 400 before Next.js routes it.
+ * A request path that cannot be decoded, and its refusal: the production
+ * server's node:http layer (server/http/fast-path.ts) answers such a path with
+ * a 400 before Next.js routes it, since Next.js 16 itself answers it with a
+ * 500 (its DecodeError's 400 page fails to render).
  */
 import { AppError } from "../errors.ts";
 

@@ -1,8 +1,7 @@
 /**
  * The security headers every answer carries, in one list, for every server
  * that answers: the production server's node:http layer (server/http/fast-path.ts
- * sets them on each response, the webhook fast path's and Next.js's alike) and
- * Next.js itself (next.config.ts `headers()`, for `next dev` and Next.js alone).
+ * sets them on each response, the webhook fast path's and Next.js's alike).
  *
  * Guarantees:
  * - No page can be framed by another site (CSP `frame-ancestors 'none'`, and
@@ -17,7 +16,7 @@
  *   TLS (`requestCameOverTls`): the socket's own TLS, or X-Forwarded-Proto
  *   `https` when a trusted proxy (TRUST_PROXY ≥ 1) set it. Over plain HTTP
  *   it is never sent.
- * Pure data and functions (no server imports): next.config.ts loads it.
+ * Pure data and functions (no server imports), so a Next.js proxy or config could use it too.
  */
 
 /** Each directive on its own, so a test or a reader sees the policy whole. */

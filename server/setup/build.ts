@@ -16,7 +16,6 @@ const BUILD_INPUTS = [
   "components",
   "server",
   "instrumentation.ts",
-  "proxy.ts",
   "next.config.mjs",
   "tsconfig.json",
   "tsconfig.build.json",
