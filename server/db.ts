@@ -5,6 +5,10 @@
  * through the same pool with `sql`, so that ON CONFLICT, SKIP LOCKED and
  * array parameters are written as PostgreSQL means them. Both share the pool
  * size limit. The globalThis guard keeps one pool across Next.js hot reloads.
+ * `transaction` runs the core's transactions on either engine, the raw pool
+ * connection or Prisma's interactive transaction, behind one Tx; which one
+ * each transaction uses was decided by `npm run bench -- tx` (docs/design.md,
+ * "Transactions").
  *
  * A PostgreSQL that stalls costs a bounded wait, never a pile-up. Every
  * connection of the pool (Prisma's included: the adapter uses this pool)
