@@ -5,6 +5,10 @@
  * through the same pool with `sql`, so that ON CONFLICT, SKIP LOCKED and
  * array parameters are written as PostgreSQL means them. Both share the pool
  * size limit. The globalThis guard keeps one pool across Next.js hot reloads.
+ * `transaction` runs the core's transactions on either engine, the raw pool
+ * connection or Prisma's interactive transaction, behind one Tx; which one
+ * each transaction uses was decided by `npm run bench -- tx` (docs/design.md,
+ * "Transactions").
  *
  * A PostgreSQL that stalls costs a bounded wait, never a pile-up. Every
  * connection of the pool (Prisma's included: the adapter uses this pool)
@@ -27,6 +31,7 @@ import { env, isBuildPhase, requireDatabaseUrl } from "./env.ts";
 import { DatabaseUnavailableError } from "./errors.ts";
 import { PrismaClient } from "./generated/prisma/client.ts";
 import { log } from "./log.ts";
+import { prismaTimeoutsBeyond, prismaTransaction, trackTransactionCheckouts } from "./db/prisma-transaction.ts";
 
 // bigint columns (event ids, versions, counters) arrive as JS numbers when
 // they fit, which every value Tidemark stores does (versions are validated as
@@ -91,6 +96,7 @@ function createPool(): pg.Pool {
     ...connectionOptions(),
   });
   boundWaiting(pool, env.DATABASE_POOL_SIZE, env.DATABASE_POOL_MAX_WAITING);
+  trackTransactionCheckouts(pool);
   // An idle client losing its connection emits here; unhandled, it would kill the process.
   pool.on("error", (error) => log.warn({ module: "db", err: error.message }, "idle database connection lost"));
   return pool;
@@ -139,11 +145,36 @@ export interface Tx extends Queryable {
 }
 
 /**
+ * Which client runs a transaction: "prisma" is Prisma's interactive
+ * transaction (server/db/prisma-transaction.ts), "raw" the pool connection
+ * driven here, with named statements. Both give `work` the same Tx; which
+ * transactions use which, and the measured cost, is docs/design.md's
+ * "Transactions" table.
+ */
+export type TransactionEngine = "raw" | "prisma";
+
+export interface TransactionOptions {
+  engine?: TransactionEngine;
+}
+
+/**
  * Runs `work` in one transaction on one pooled connection: COMMIT when it
  * resolves, ROLLBACK when it throws (and the error is rethrown). A connection
- * that cannot even roll back is destroyed instead of returned to the pool.
+ * that cannot even roll back, or that hit the read timeout, is destroyed
+ * instead of returned to the pool. The engine is "raw" unless told.
  */
-export async function transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+export function transaction<T>(work: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  return options.engine === "prisma" ? prismaTransaction(db, PRISMA_TIMEOUTS, work) : rawTransaction(work);
+}
+
+/** Prisma's own transaction limits, set past the pool's so the pool's bounds are the ones that apply (as on the raw path). */
+const PRISMA_TIMEOUTS = prismaTimeoutsBeyond({
+  connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+  statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+  readGraceMs: CLIENT_GRACE_MS,
+});
+
+async function rawTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let discard = false;
   // pg-pool takes its error listener off a client while it is checked out: without one of our own, a

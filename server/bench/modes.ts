@@ -25,6 +25,11 @@ export const MODES: readonly ModeEntry[] = [
     load: async () => (await import("./mode-apply.ts")).apply,
   },
   {
+    name: "tx",
+    summary: "the core's transactions (ingest, apply, page commit) on raw pg and on Prisma's interactive transactions, interleaved",
+    load: async () => (await import("./mode-tx.ts")).tx,
+  },
+  {
     name: "dashboard",
     summary: "the tenant page's series over 30 days of history, in-process and over HTTP",
     load: async () => (await import("./mode-dashboard.ts")).dashboard,

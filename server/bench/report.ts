@@ -9,7 +9,7 @@
  */
 import type { LatencySummary } from "./percentiles.ts";
 
-export type Unit = "req/s" | "events/s" | "rows/s" | "claims/s";
+export type Unit = "req/s" | "events/s" | "rows/s" | "claims/s" | "tx/s";
 
 export interface Measurement {
   /** Stable key for comparing runs, e.g. "webhook-single". */

@@ -24,7 +24,7 @@
  * to `rollup_counts`. Every other statement here is a single statement on
  * `sources` alone.
  */
-import { pool, sql, statement, transaction } from "../db.ts";
+import { pool, sql, statement, transaction, type TransactionOptions } from "../db.ts";
 import { lockSteps } from "../core/lock-order.ts";
 import { storeEvents, type StoreOutcome } from "../ingest/store-events.ts";
 import type { ValidEvent } from "../ingest/envelope.ts";
@@ -178,7 +178,7 @@ UPDATE sources
  * If the version is no longer the one read, or the lease is no longer ours,
  * nothing is written.
  */
-export async function commitPage(lease: Lease, read: CursorRead, page: PageToCommit, leaseMs: number): Promise<CommitResult> {
+export async function commitPage(lease: Lease, read: CursorRead, page: PageToCommit, leaseMs: number, options: TransactionOptions = {}): Promise<CommitResult> {
   return transaction(async (tx) => {
     const steps = lockSteps(tx);
     steps.enter("sources");
@@ -209,7 +209,7 @@ export async function commitPage(lease: Lease, read: CursorRead, page: PageToCom
     const answers = counted.filter((answer) => answer.count > 0);
     if (answers.length > 0) await recordWebhookAnswers(tx, answers);
     return { committed: true, outcomes };
-  });
+  }, options);
 }
 
 const CAUGHT_UP = statement(
