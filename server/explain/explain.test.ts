@@ -11,7 +11,7 @@ function pending(overrides: Partial<WaitingEventState> = {}): WaitingEventState 
     eventId: "e-1",
     itemId: "item-1",
     status: "pending",
-    attempts: 0,
+    attempt: 0,
     availableAt: now,
     due: true,
     lease: null,
@@ -59,15 +59,15 @@ describe("explainEvent", () => {
 
   it("a retry's backoff comes first: transient errors and failures are told apart, with the attempt and the next try", () => {
     const later = new Date(now.getTime() + 12_000);
-    const transient = pending({ due: false, availableAt: later, attempts: 2, lastError: "transient error (40001): could not serialize access" });
+    const transient = pending({ due: false, availableAt: later, attempt: 2, lastError: "transient error (40001): could not serialize access" });
     expect(first(transient, tenant({ batchesInFlight: 5 }))).toBe(
-      "retrying after a transient error, attempt 2 of 5 (next try at 10:00:12 UTC, in 12 s); transient errors do not use up attempts: transient error (40001): could not serialize access",
+      "retrying after a transient error, attempt 2 of 5 (next try at 10:00:12 UTC, in 12 s); transient errors alone never make it dead: transient error (40001): could not serialize access",
     );
-    const failed = pending({ due: false, availableAt: later, attempts: 4, lastError: "poisoned" });
+    const failed = pending({ due: false, availableAt: later, attempt: 4, lastError: "poisoned" });
     expect(first(failed, tenant())).toBe(
       "retrying after an error, attempt 4 of 5 (next try at 10:00:12 UTC, in 12 s; 1 attempt left before it is dead): poisoned",
     );
-    expect(first(pending({ due: false, availableAt: later, attempts: 5, lastError: "x" }), tenant())).toContain("its next failure makes it dead");
+    expect(first(pending({ due: false, availableAt: later, attempt: 5, lastError: "x" }), tenant())).toContain("its next failure makes it dead");
     expect(codes(pending({ due: false, availableAt: later }), tenant())).toEqual(["scheduled-later"]);
   });
 
@@ -80,7 +80,7 @@ describe("explainEvent", () => {
 
   it("in-flight events name the lease's worker and its end; an expired lease says the reaper will return it", () => {
     const lease = { claimId: "host-a:42:abcdef", worker: "host-a:42", until: new Date(now.getTime() + 30_000), expired: false };
-    const leased = pending({ status: "processing", lease, attempts: 1 });
+    const leased = pending({ status: "processing", lease, attempt: 1 });
     expect(first(leased, tenant())).toBe("being applied: lease held by worker host-a:42 until 10:00:30 UTC, in 30 s (attempt 1 of 5)");
     expect(first({ ...leased, thin: true }, tenant())).toBe(
       "thin event waiting for its fetch from the tenant's item API: lease held by worker host-a:42 until 10:00:30 UTC, in 30 s (attempt 1 of 5)",

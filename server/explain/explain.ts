@@ -71,8 +71,8 @@ export function formatRelative(at: Date, now: Date): string {
 const at = (date: Date, now: Date) => `${formatInstant(date, now)}, ${formatRelative(date, now)}`;
 
 /** "attempt 2 of 5": the attempt counted by the last claim, against the maximum. */
-function attemptOf(attempts: number, settings: ExplainSettings): string {
-  return `attempt ${count(attempts)} of ${count(settings.maxAttempts)}`;
+function attemptOf(attempt: number, settings: ExplainSettings): string {
+  return `attempt ${count(attempt)} of ${count(settings.maxAttempts)}`;
 }
 
 function inFlight(event: WaitingEventState, now: Date, settings: ExplainSettings): Reason {
@@ -81,18 +81,18 @@ function inFlight(event: WaitingEventState, now: Date, settings: ExplainSettings
   if (lease.expired) {
     return {
       code: "lease-expired",
-      text: `lease held by worker ${lease.worker} expired at ${at(lease.until, now)}: that worker stopped or stalled mid-batch; a reaper returns the event to the queue (${attemptOf(event.attempts, settings)})`,
+      text: `lease held by worker ${lease.worker} expired at ${at(lease.until, now)}: that worker stopped or stalled mid-batch; a reaper returns the event to the queue (${attemptOf(event.attempt, settings)})`,
     };
   }
   if (event.thin) {
     return {
       code: "thin-fetching",
-      text: `thin event waiting for its fetch from the tenant's item API: lease held by worker ${lease.worker} until ${at(lease.until, now)} (${attemptOf(event.attempts, settings)})`,
+      text: `thin event waiting for its fetch from the tenant's item API: lease held by worker ${lease.worker} until ${at(lease.until, now)} (${attemptOf(event.attempt, settings)})`,
     };
   }
   return {
     code: "in-flight",
-    text: `being applied: lease held by worker ${lease.worker} until ${at(lease.until, now)} (${attemptOf(event.attempts, settings)})`,
+    text: `being applied: lease held by worker ${lease.worker} until ${at(lease.until, now)} (${attemptOf(event.attempt, settings)})`,
   };
 }
 
@@ -104,14 +104,14 @@ function pendingReason(event: WaitingEventState, tenant: TenantSchedulerState, s
     if (event.lastError?.startsWith(TRANSIENT_ERROR_PREFIX)) {
       return {
         code: "retrying-transient",
-        text: `retrying after a transient error, ${attemptOf(event.attempts, settings)} (${next}); transient errors do not use up attempts: ${event.lastError}`,
+        text: `retrying after a transient error, ${attemptOf(event.attempt, settings)} (${next}); transient errors alone never make it dead: ${event.lastError}`,
       };
     }
     if (event.lastError !== null) {
-      const left = settings.maxAttempts - event.attempts;
+      const left = settings.maxAttempts - event.attempt;
       return {
         code: "retrying-failed",
-        text: `retrying after an error, ${attemptOf(event.attempts, settings)} (${next}; ${left > 0 ? `${plural(left, "attempt")} left before it is dead` : "its next failure makes it dead"}): ${event.lastError}`,
+        text: `retrying after an error, ${attemptOf(event.attempt, settings)} (${next}; ${left > 0 ? `${plural(left, "attempt")} left before it is dead` : "its next failure makes it dead"}): ${event.lastError}`,
       };
     }
     return { code: "scheduled-later", text: `not due until ${at(event.availableAt, now)}` };

@@ -6,11 +6,13 @@
  * Guarantees:
  * - Each figure is read the way the claim (tidemark_claim, see
  *   prisma/migrations/20261127040000_claims_take_turns) decides on it:
- *   batches in flight are the distinct live leases (locked_by with
- *   locked_until > now()); "due" is available_at ≤ now(); the events ahead of
- *   one are the tenant's due pending events with a lower id (the claim takes
- *   the oldest due first); the tenants ahead are those with due pending events
- *   earlier in ring order (turn, then tenant id).
+ *   batches in flight are what it counts against max_concurrency; an event
+ *   may be taken when it is pending, due (available_at ≤ now()) and held by
+ *   no claim; the events ahead of one are the tenant's takeable events with a
+ *   lower id (the claim takes the oldest first); the tenants ahead are those
+ *   with takeable events earlier in ring order (turn, then tenant id).
+ * - How claims are stored is known to five SQL fragments below and nowhere
+ *   else in this module (nor in explain.ts, which reads only the types).
  * - One statement per shape, so an event's figures and its tenant's come each
  *   from one snapshot, on the database's clock (`now`).
  * - Only the tenant named is read (callers have checked access to it), apart
@@ -37,9 +39,10 @@ export interface EventLease {
 export interface WaitingEventState {
   eventId: string;
   itemId: string;
+  /** "processing" while a claim holds it (live or expired, not yet reaped), else "pending". */
   status: "pending" | "processing";
-  /** Attempts counted so far (one per claim). */
-  attempts: number;
+  /** The attempt it is on while held, else the last one it made (0: none yet). */
+  attempt: number;
   availableAt: Date;
   /** available_at ≤ now(): the claim may take it. */
   due: boolean;
@@ -71,24 +74,42 @@ export interface TenantSchedulerState {
   now: Date;
 }
 
+// ── How claims are stored: the only part of this module that knows. ─────────────────────────────
+// Today a claim marks the events it takes `processing`, with locked_by (the claim id) and
+// locked_until (its lease's end), and counts the attempt as it claims (tidemark_claim). If claims
+// move (a table of their own, say), these five fragments change and nothing else here does.
+
+/** SQL: event `e` is waiting (not yet done or dead), whether or not a claim holds it. */
+const EVENT_WAITING = "e.status IN ('pending', 'processing')";
+/** SQL: the claim that holds event `e`, as columns claim_id and lease_until (both null when none does), and any join that needs. */
+const EVENT_LEASE = { join: "", columns: "e.locked_by AS claim_id, e.locked_until AS lease_until" };
+/** SQL: the attempt event `e` is on (held) or made last (not held). Attempts are counted when claimed, so it is the count. */
+const EVENT_ATTEMPT = "e.attempts";
+/** SQL: event `alias` may be taken by the next claim: pending, due, and held by no claim. */
+const CLAIMABLE = (alias: string) => `${alias}.status = 'pending' AND ${alias}.available_at <= now()`;
+/** SQL: tenant `t`'s batches in flight, as the claim counts them against max_concurrency: its distinct live leases. */
+const BATCHES_IN_FLIGHT = `(SELECT count(DISTINCT e.locked_by)::int FROM events e WHERE e.tenant_id = t.id AND e.status = 'processing' AND e.locked_until > now())`;
+
+// ── The reads, in terms of those fragments. ─────────────────────────────────────────────────────
+
 const WAITING_EVENTS_SELECT = `
-SELECT e.event_id, e.item_id, e.status, e.attempts, e.available_at, e.available_at <= now() AS due,
-       e.locked_by, e.locked_until, e.locked_until <= now() AS lease_expired, e.last_error, e.received_at,
+SELECT e.event_id, e.item_id, ${EVENT_ATTEMPT} AS attempt, e.available_at, e.available_at <= now() AS due,
+       ${EVENT_LEASE.columns}, e.last_error, e.received_at, now() AS now,
        coalesce(e.payload->>'thin' = 'true', false) AS thin,
-       CASE WHEN e.status = 'pending' AND e.available_at <= now() THEN
+       CASE WHEN ${CLAIMABLE("e")} THEN
          -- As the claim reads a tenant's queue: the tenant as a range, ordered (tenant_id, id) on the pending index.
          (SELECT count(*)::int FROM (
             SELECT 1 FROM events p
-             WHERE p.tenant_id BETWEEN e.tenant_id AND e.tenant_id AND p.status = 'pending' AND p.available_at <= now() AND p.id < e.id
+             WHERE p.tenant_id BETWEEN e.tenant_id AND e.tenant_id AND ${CLAIMABLE("p")} AND p.id < e.id
              ORDER BY p.tenant_id, p.id
              LIMIT ${AHEAD_COUNT_CAP}) AS ahead)
        END AS ahead
-  FROM events e`;
+  FROM events e ${EVENT_LEASE.join}`;
 
 const WAITING_EVENTS_OF_ITEM = statement(
   "explain_waiting_events_of_item",
   `${WAITING_EVENTS_SELECT}
- WHERE e.tenant_id = $1 AND e.item_id = $2 AND e.status IN ('pending', 'processing')
+ WHERE e.tenant_id = $1 AND e.item_id = $2 AND ${EVENT_WAITING}
  ORDER BY e.id
  LIMIT ${MAX_EVENTS_PER_ITEM}`,
 );
@@ -96,7 +117,7 @@ const WAITING_EVENTS_OF_ITEM = statement(
 const WAITING_EVENT = statement(
   "explain_waiting_event",
   `${WAITING_EVENTS_SELECT}
- WHERE e.tenant_id = $1 AND e.event_id = $2 AND e.status IN ('pending', 'processing')`,
+ WHERE e.tenant_id = $1 AND e.event_id = $2 AND ${EVENT_WAITING}`,
 );
 
 const TENANT_STATE = statement(
@@ -109,12 +130,11 @@ WITH RECURSIVE pending_tenants (tenant_id) AS (
     FROM pending_tenants p
    WHERE p.tenant_id IS NOT NULL)
 SELECT t.id AS tenant_id, t.max_concurrency, t.weight, now() AS now,
-       (SELECT count(DISTINCT e.locked_by)::int FROM events e
-         WHERE e.tenant_id = t.id AND e.status = 'processing' AND e.locked_until > now()) AS batches_in_flight,
+       ${BATCHES_IN_FLIGHT} AS batches_in_flight,
        (SELECT count(*)::int FROM pending_tenants p JOIN scheduler_state o ON o.tenant_id = p.tenant_id
          WHERE p.tenant_id IS NOT NULL AND p.tenant_id <> t.id
            AND (o.turn, o.tenant_id) < (coalesce(s.turn, 9223372036854775807), t.id)
-           AND EXISTS (SELECT 1 FROM events d WHERE d.tenant_id BETWEEN p.tenant_id AND p.tenant_id AND d.status = 'pending' AND d.available_at <= now()
+           AND EXISTS (SELECT 1 FROM events d WHERE d.tenant_id BETWEEN p.tenant_id AND p.tenant_id AND ${CLAIMABLE("d")}
                         ORDER BY d.tenant_id, d.id LIMIT 1)) AS tenants_ahead,
        (SELECT coalesce(sum(r.rate_limited), 0)::int FROM rollup_counts r
          WHERE r.tenant_id = t.id AND r.resolution = 60 AND r.bucket >= date_trunc('minute', now()) - interval '1 minute') AS refused_recently,
@@ -128,15 +148,14 @@ SELECT t.id AS tenant_id, t.max_concurrency, t.weight, now() AS now,
 interface WaitingEventRow {
   event_id: string;
   item_id: string;
-  status: "pending" | "processing";
-  attempts: number;
+  attempt: number;
   available_at: Date;
   due: boolean;
-  locked_by: string | null;
-  locked_until: Date | null;
-  lease_expired: boolean | null;
+  claim_id: string | null;
+  lease_until: Date | null;
   last_error: string | null;
   received_at: Date;
+  now: Date;
   thin: boolean;
   ahead: number | null;
 }
@@ -154,13 +173,13 @@ function waitingEvent(row: WaitingEventRow): WaitingEventState {
   return {
     eventId: row.event_id,
     itemId: row.item_id,
-    status: row.status,
-    attempts: row.attempts,
+    status: row.claim_id === null ? "pending" : "processing",
+    attempt: row.attempt,
     availableAt: row.available_at,
     due: row.due,
     lease:
-      row.locked_by !== null && row.locked_until !== null
-        ? { claimId: row.locked_by, worker: workerOfClaim(row.locked_by), until: row.locked_until, expired: row.lease_expired === true }
+      row.claim_id !== null && row.lease_until !== null
+        ? { claimId: row.claim_id, worker: workerOfClaim(row.claim_id), until: row.lease_until, expired: row.lease_until.getTime() <= row.now.getTime() }
         : null,
     lastError: row.last_error,
     thin: row.thin,
