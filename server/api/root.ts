@@ -1,5 +1,6 @@
 /** The application's tRPC router: every procedure the browser can call. */
 import { adminRouter } from "./routers/admin.ts";
+import { alertsRouter } from "./routers/alerts.ts";
 import { authRouter } from "./routers/auth.ts";
 import { healthRouter } from "./routers/health.ts";
 import { itemsRouter } from "./routers/items.ts";
@@ -15,6 +16,7 @@ export const appRouter = router({
   stats: statsRouter,
   items: itemsRouter,
   sources: sourcesRouter,
+  alerts: alertsRouter,
   admin: adminRouter,
 });
 
