@@ -25,6 +25,7 @@
 import { pool, sql } from "../db.ts";
 import { sign } from "../ingest/signature.ts";
 import { jitterDown, type Random } from "../lib/jitter.ts";
+import { metrics } from "../metrics.ts";
 import { readAlertTarget } from "./target.ts";
 
 export const RETRY_CAP_MS = 10 * 60_000;
@@ -100,6 +101,7 @@ export async function deliverDueAlerts(options: DeliveryOptions): Promise<Delive
       if (failure === null) {
         await sql(pool, "UPDATE alert_deliveries SET delivered_at = now(), last_error = NULL WHERE id = $1 AND delivered_at IS NULL", [row.id]);
         round.delivered++;
+        metrics.alertDeliveries.inc({ result: "delivered" });
         return;
       }
       const wait = retryDelayMs(row.attempts, options.retryBaseMs, options.random ?? Math.random);
@@ -111,6 +113,7 @@ export async function deliverDueAlerts(options: DeliveryOptions): Promise<Delive
         [row.id, row.attempts, wait, failure.slice(0, MAX_ERROR_LENGTH)],
       );
       round.failed++;
+      metrics.alertDeliveries.inc({ result: "failed" });
     }),
   );
   return round;

@@ -10,6 +10,7 @@
 import { env } from "../env.ts";
 import { jitterDown, type Random } from "../lib/jitter.ts";
 import { log, throttledLogger } from "../log.ts";
+import { metrics } from "../metrics.ts";
 import { deliverDueAlerts, type DeliveryOptions } from "./deliver.ts";
 import { evaluateAlerts } from "./evaluate.ts";
 
@@ -71,6 +72,8 @@ export class AlertJob {
     try {
       const round = await evaluateAlerts({ resolveAfterMs: this.options.resolveAfterMs });
       if (round && (round.fired > 0 || round.resolved > 0)) {
+        metrics.alertTransitions.inc({ result: "fired" }, round.fired);
+        metrics.alertTransitions.inc({ result: "resolved" }, round.resolved);
         log.info({ module: "alerts", ...round }, "alerts fired or resolved");
         void this.deliverOnce();
       }
