@@ -48,6 +48,11 @@ const BOUNDARIES = [
       "thin-event resolution is called by the worker and calls out to item APIs; it does not reach into ingestion, the workers, the figures, the API or the CLI",
   },
   {
+    target: "./server/alerts",
+    from: ["./server/worker", "./server/collector", "./server/api", "./server/cli"],
+    message: "alerts read the figures and the source rows and deliver on their own; they do not reach into the workers, the collector, the API or the CLI",
+  },
+  {
     target: "./server/schemas",
     from: ["./server", "./components", "./app"],
     except: ["./schemas"],

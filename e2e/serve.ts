@@ -4,7 +4,7 @@
  * Creates tidemark_e2e_<run> on the local PostgreSQL (test/database.ts
  * refuses any other host), then runs server/cli/start.ts (migrate, seed the
  * admin, build when the sources changed, `next start`) on it, on E2E_PORT,
- * with a Redis key prefix of its own. SIGINT/SIGTERM are passed on to the
+ * with a Redis key prefix of its own, and a short alert interval. SIGINT/SIGTERM are passed on to the
  * app; when it has exited, the database is dropped (WITH (FORCE)) and the
  * run's Redis keys deleted, so a run leaves nothing behind.
  */
@@ -60,6 +60,10 @@ app = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "server/cli/st
     PORT: String(E2E_PORT),
     ADMIN_EMAIL: E2E_ADMIN_EMAIL,
     ADMIN_PASSWORD: E2E_ADMIN_PASSWORD,
+    // Alerts evaluated every second and resolved after 2 s clear, so e2e/alerts.spec.ts sees them within seconds.
+    ALERT_INTERVAL_MS: process.env.ALERT_INTERVAL_MS ?? "1000",
+    ALERT_RESOLVE_AFTER_MS: process.env.ALERT_RESOLVE_AFTER_MS ?? "2000",
+    ALERT_RETRY_BASE_MS: process.env.ALERT_RETRY_BASE_MS ?? "200",
   },
   stdio: "inherit",
 });

@@ -1,13 +1,15 @@
 /**
  * The app process's lifecycle (`npm start`), begun once by instrumentation.ts:
  * start what runs beside the web server (the in-app worker, unless
- * WORKER_CONCURRENCY is 0, and the pull collector, unless
- * COLLECTOR_CONCURRENCY is 0) and, on SIGINT or SIGTERM, drain in order:
+ * WORKER_CONCURRENCY is 0, the pull collector, unless
+ * COLLECTOR_CONCURRENCY is 0, and the alert job, unless ALERT_INTERVAL_MS
+ * is 0) and, on SIGINT or SIGTERM, drain in order:
  * 1. the registered drains (the production server stops taking connections
  *    and finishes the requests it has: no acknowledged request is cut off,
  *    and every open group commit completes);
  * 2. the collector (fetches are aborted, sources given back): no new events;
- *    and the retention job (its statement in flight finishes);
+ *    the retention job (its statement in flight finishes); and the alert job
+ *    (its round or delivery pass in flight finishes);
  * 3. the worker (in-flight batches finish or are given back);
  * 4. the counters kept in memory are flushed;
  * then exit, with status 0 when every step finished and 1 when one failed.
@@ -25,6 +27,7 @@
  * until it runs (server/worker/start-retry.ts), and /api/health answers 503
  * meanwhile.
  */
+import { AlertJob, alertOptionsFromEnv } from "./alerts/job.ts";
 import { Collector, collectorOptionsFromEnv } from "./collector/collector.ts";
 import { env } from "./env.ts";
 import { flushWebhookAnswers } from "./ingest/webhook-answers.ts";
@@ -60,6 +63,8 @@ async function start(): Promise<Worker | null> {
   const collector = env.COLLECTOR_CONCURRENCY > 0 ? new Collector(collectorOptionsFromEnv()) : null;
   // Maintenance runs where events are processed; its advisory lock lets one process run it at a time.
   const retention = worker ? new RetentionJob() : null;
+  // Any process may evaluate alerts; the advisory lock lets one round run at a time.
+  const alerts = env.ALERT_INTERVAL_MS > 0 ? new AlertJob(alertOptionsFromEnv()) : null;
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -69,7 +74,7 @@ async function start(): Promise<Worker | null> {
     let status = 0;
     void runDrains()
       // Then the collector: it stops adding events, and the worker finishes what it holds.
-      .then(() => Promise.all([collector?.stop(SHUTDOWN_GRACE_MS), retention?.stop()]))
+      .then(() => Promise.all([collector?.stop(SHUTDOWN_GRACE_MS), retention?.stop(), alerts?.stop()]))
       .then(() => {
         processState.workersRunning = false;
         return worker ? worker.stop(SHUTDOWN_GRACE_MS) : undefined;
@@ -88,6 +93,7 @@ async function start(): Promise<Worker | null> {
   process.on("SIGTERM", shutdown);
   collector?.start();
   retention?.start();
+  alerts?.start();
   if (worker) await startWithRetry(worker, { stopped: () => stopping, onStarted: () => (processState.workersRunning = !stopping) });
   return worker;
 }

@@ -123,6 +123,15 @@ const schema = z
     /** Largest page body accepted from a source, in bytes. */
     COLLECTOR_MAX_PAGE_BYTES: integer(1024, 256 * 1024 * 1024, 8 * 1024 * 1024),
 
+    /** How often the alert evaluator runs (one process at a time, server/alerts); 0 turns it off in this process. */
+    ALERT_INTERVAL_MS: integer(0, 3_600_000, 15_000),
+    /** Hysteresis: how long a firing alert's value must stay at or below 80% of its threshold before it resolves. */
+    ALERT_RESOLVE_AFTER_MS: integer(0, 86_400_000, 60_000),
+    /** An alert POST that takes longer fails, and is retried with backoff. */
+    ALERT_DELIVERY_TIMEOUT_MS: integer(100, 120_000, 10_000),
+    /** The first retry of a failed alert delivery waits about this long; each further one twice as long (jittered), up to 10 minutes. */
+    ALERT_RETRY_BASE_MS: integer(10, 600_000, 1_000),
+
     /** How long an item state fetched for thin events stays fresh in the shared cache (jittered by up to 20%). */
     ITEM_CACHE_TTL_MS: integer(1, 86_400_000, 60_000),
     /** A fetch from a tenant's item API (thin events) that takes longer fails, and the event is retried; keep it well under WORKER_LEASE_MS. */

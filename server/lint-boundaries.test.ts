@@ -34,6 +34,7 @@ describe("import boundaries", { timeout: 60_000 }, () => {
     ["server/sim/probe.ts", 'import { setSource } from "../collector/sources.ts";\nexport const x = setSource;\n'],
     ["server/http/probe.ts", 'import { replayDead } from "../worker/dead-letters.ts";\nexport const x = replayDead;\n'],
     ["server/thin/probe.ts", 'import { processClaim } from "../worker/process.ts";\nexport const x = processClaim;\n'],
+    ["server/alerts/probe.ts", 'import { appRouter } from "../api/root.ts";\nexport const x = appRouter;\n'],
     ["components/probe.ts", 'import { db } from "@/server/db.ts";\nexport const x = db;\n'],
   ])("%s may not import this: %s", async (file, source) => {
     expect(await boundaryErrors(file, source)).toHaveLength(1);

@@ -123,6 +123,18 @@ function createMetrics() {
       labelNames: ["result"] as const,
       registers: [registry],
     }),
+    alertTransitions: new Counter({
+      name: "tidemark_alert_transitions_total",
+      help: "Alerts that fired or resolved (result: fired, resolved), counted by the process whose evaluation round recorded them.",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    alertDeliveries: new Counter({
+      name: "tidemark_alert_deliveries_total",
+      help: "Alert delivery attempts to the alert target, by result: delivered (2xx) or failed (retried later).",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
     collectorLostCommits: new Counter({
       name: "tidemark_collector_lost_commits_total",
       help: "Pages not committed because the cursor or the lease changed since the fetch began (nothing stored).",

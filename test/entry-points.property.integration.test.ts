@@ -137,7 +137,7 @@ let viewerId = 0;
 
 /** A digest of everything a refused request must leave alone (sessions and counters excepted). */
 async function digest(): Promise<string> {
-  const tables = ["tenants", "users", "memberships", "events", "sources", "items", "item_refs"];
+  const tables = ["tenants", "users", "memberships", "events", "sources", "items", "item_refs", "alert_rules", "alert_target"];
   const { rows } = await pool.query<{ d: string }>(
     `SELECT md5(${tables.map((table) => `coalesce((SELECT string_agg(x::text, '|' ORDER BY x::text) FROM ${table} x), '')`).join(" || '#' || ")}) AS d`,
   );
@@ -490,6 +490,10 @@ const CLI_COMMANDS = [
   "source pause",
   "source resume",
   "source remove",
+  "alert target",
+  "alert set",
+  "alert list",
+  "alert remove",
   "user create",
   "help",
   "no such-command",
@@ -513,6 +517,9 @@ const FLAG_VALUES: Record<string, fc.Arbitrary<string>> = {
   email: arbText.map((text) => `${text}@test.example`),
   role: fc.oneof(fc.constantFrom("admin", "viewer"), arbText),
   password: arbText,
+  rule: fc.oneof(fc.constantFrom("dead", "refused-percent", "oldest-pending-ms"), arbText),
+  above: arbNumber.map(String),
+  "window-ms": arbNumber.map(String),
   "no-such-flag": arbText,
 };
 const arbFlag = fc.oneof(
@@ -530,11 +537,14 @@ const OWN_FLAGS: Record<string, { required: string[]; optional: string[] }> = {
   "source set": { required: ["tenant", "url"], optional: ["token", "interval-ms", "page-size", "item-url"] },
   "user create": { required: ["email", "role"], optional: ["tenant", "password"] },
   "items export": { required: ["tenant"], optional: ["include-deleted"] },
+  "alert target": { required: ["url"], optional: [] },
+  "alert set": { required: ["tenant", "rule", "above"], optional: ["window-ms"] },
+  "alert remove": { required: ["tenant", "rule"], optional: [] },
 };
 const flagWithValue = (flag: string) =>
   flag === "include-deleted" ? fc.constant<string[]>([`--${flag}`]) : (FLAG_VALUES[flag] as fc.Arbitrary<string>).map((value) => [`--${flag}`, value]);
 const arbInvocation = fc.constantFrom(...CLI_COMMANDS).chain((command) => {
-  const needsTenant = command.startsWith("source") || command.startsWith("events") || command === "backlog";
+  const needsTenant = command.startsWith("source") || command.startsWith("events") || command.startsWith("alert") || command === "backlog";
   const own = OWN_FLAGS[command] ?? { required: needsTenant ? ["tenant"] : [], optional: [] };
   const extras =
     own.optional.length > 0

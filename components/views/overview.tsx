@@ -13,6 +13,7 @@ import { useTRPC } from "../trpc.ts";
 import { HealthPill, SourceBadge } from "../ui/badges.tsx";
 import { EmptyState, ErrorState, Skeleton } from "../ui/states.tsx";
 import { FairnessPanel } from "./fairness-panel.tsx";
+import { AlertBanner } from "../alerts/alert-banner.tsx";
 
 const REFRESH_MS = 10_000;
 
@@ -42,6 +43,7 @@ export function OverviewView({ isAdmin }: { isAdmin: boolean }) {
           </Link>
         ) : null}
       </div>
+      <AlertBanner />
 
       {tenants.isPending ? (
         <ul className="tenant-grid" aria-busy="true" aria-label="Loading tenants">

@@ -19,6 +19,8 @@ import { useTRPC } from "../trpc.ts";
 import { ErrorState, Skeleton, describeError } from "../ui/states.tsx";
 import { SourcePanel } from "./source-panel.tsx";
 import { BacklogEta } from "../explain/backlog-eta.tsx";
+import { AlertBanner } from "../alerts/alert-banner.tsx";
+import { AlertsPanel } from "../alerts/alerts-panel.tsx";
 import { ZTenantSlug } from "@/server/schemas/tenant.ts";
 
 const noSubscribe = () => () => {};
@@ -101,6 +103,7 @@ export function TenantView({ slug, isAdmin }: { slug: string; isAdmin: boolean }
       </div>
 
       <div className="stack">
+        <AlertBanner tenant={slug} />
         {series.isError && series.data ? (
           <p className="notice warn small" role="status">
             Refresh failed ({describeError(series.error).detail}); showing figures from {formatTimeOfDay(series.dataUpdatedAt, true)}.
@@ -118,6 +121,8 @@ export function TenantView({ slug, isAdmin }: { slug: string; isAdmin: boolean }
         <LiveBacklog backlog={backlog.data} error={backlog.isError ? backlog.error : null} slug={slug} isAdmin={isAdmin} />
 
         <SourcePanel slug={slug} isAdmin={isAdmin} />
+
+        <AlertsPanel slug={slug} isAdmin={isAdmin} />
 
         {series.isPending ? (
           <div className="charts">

@@ -1,5 +1,6 @@
 /** The application's tRPC router: every procedure the browser can call. */
 import { adminRouter } from "./routers/admin.ts";
+import { alertsRouter } from "./routers/alerts.ts";
 import { authRouter } from "./routers/auth.ts";
 import { explainRouter } from "./routers/explain.ts";
 import { healthRouter } from "./routers/health.ts";
@@ -17,6 +18,7 @@ export const appRouter = router({
   items: itemsRouter,
   explain: explainRouter,
   sources: sourcesRouter,
+  alerts: alertsRouter,
   admin: adminRouter,
 });
 

@@ -20,7 +20,8 @@ import { z } from "zod";
 // Client-safe schemas (zod only): importing them reads no configuration, so they may load before bootstrap().
 import { DEFAULT_ROTATION_GRACE_HOURS, MAX_ROTATION_GRACE_HOURS, ZCreateTenantInput, ZGraceHours, ZQuotas, ZTenantSlug } from "../schemas/tenant.ts";
 import { ZCreateUserInput } from "../schemas/user.ts";
-import { ZSetSourceInput } from "../schemas/source.ts";
+import { ZSetSourceInput, ZSourceUrl } from "../schemas/source.ts";
+import { ALERT_RULES, ZAlertRuleName, ZSetAlertRuleInput } from "../schemas/alert.ts";
 import { findUnstorable } from "../schemas/text.ts";
 import { BootstrapError, bootstrap, type Bootstrapped } from "./bootstrap.ts";
 
@@ -114,6 +115,9 @@ const FLAG_OF_FIELD: Record<string, string> = {
   intervalMs: "interval-ms",
   pageSize: "page-size",
   itemUrl: "item-url",
+  rule: "rule",
+  above: "above",
+  windowMs: "window-ms",
 };
 
 /** Flags whose values are never echoed in a message. */
@@ -176,7 +180,7 @@ function orNull(values: Values, flag: string): string | null | undefined {
   return raw === undefined ? undefined : raw === "" ? null : raw;
 }
 
-async function sourceTenant(values: Values): Promise<{ id: number; slug: string }> {
+async function namedTenant(values: Values): Promise<{ id: number; slug: string }> {
   const slug = text(values, "tenant");
   return { id: await tenantIdOf(slug), slug: slug as string };
 }
@@ -302,7 +306,7 @@ const COMMANDS: Record<string, Command> = {
           itemUrl: orNull(values, "item-url"),
         }),
       );
-      await emit(await setSource(await sourceTenant(values), input));
+      await emit(await setSource(await namedTenant(values), input));
     },
   },
   "source status": {
@@ -311,7 +315,7 @@ const COMMANDS: Record<string, Command> = {
     required: ["tenant"],
     async run(values) {
       const { requireSourceStatus } = await import("../collector/sources.ts");
-      await emit(await requireSourceStatus(await sourceTenant(values)));
+      await emit(await requireSourceStatus(await namedTenant(values)));
     },
   },
   "source pause": {
@@ -320,7 +324,7 @@ const COMMANDS: Record<string, Command> = {
     required: ["tenant"],
     async run(values) {
       const { pauseSource } = await import("../collector/sources.ts");
-      await emit(await pauseSource(await sourceTenant(values)));
+      await emit(await pauseSource(await namedTenant(values)));
     },
   },
   "source resume": {
@@ -329,7 +333,7 @@ const COMMANDS: Record<string, Command> = {
     required: ["tenant"],
     async run(values) {
       const { resumeSource } = await import("../collector/sources.ts");
-      await emit(await resumeSource(await sourceTenant(values)));
+      await emit(await resumeSource(await namedTenant(values)));
     },
   },
   "source remove": {
@@ -338,7 +342,46 @@ const COMMANDS: Record<string, Command> = {
     required: ["tenant"],
     async run(values) {
       const { removeSource } = await import("../collector/sources.ts");
-      await emit(await removeSource(await sourceTenant(values)));
+      await emit(await removeSource(await namedTenant(values)));
+    },
+  },
+  "alert target": {
+    synopsis: "alert target --url U   (where alerts are POSTed, signed as Standard Webhooks; prints a new whsec_ secret, shown once)",
+    options: { url: { type: "string" } },
+    required: ["url"],
+    async run(values) {
+      const { setAlertTarget } = await import("../alerts/target.ts");
+      const { url } = z.object({ url: ZSourceUrl }).parse({ url: text(values, "url") });
+      await emit(await setAlertTarget(url));
+    },
+  },
+  "alert set": {
+    synopsis: `alert set --tenant S --rule R --above X [--window-ms W]   (R: ${ALERT_RULES.join(", ")}; fires when the value is above X)`,
+    options: { tenant: { type: "string" }, rule: { type: "string" }, above: { type: "string" }, "window-ms": { type: "string" } },
+    required: ["tenant", "rule", "above"],
+    async run(values) {
+      const { setAlertRule } = await import("../alerts/rules.ts");
+      const input = ZSetAlertRuleInput.parse(given({ rule: text(values, "rule"), above: numeric(values, "above"), windowMs: numeric(values, "window-ms") }));
+      await emit(await setAlertRule(await namedTenant(values), input));
+    },
+  },
+  "alert list": {
+    synopsis: 'alert list --tenant S   (one line per rule, with "state": "ok" or "firing")',
+    options: TENANT_ONLY,
+    required: ["tenant"],
+    async run(values) {
+      const { listAlertRules } = await import("../alerts/rules.ts");
+      for (const rule of await listAlertRules(await namedTenant(values))) await emit(rule);
+    },
+  },
+  "alert remove": {
+    synopsis: "alert remove --tenant S --rule R   (a firing alert of the rule resolves)",
+    options: { tenant: { type: "string" }, rule: { type: "string" } },
+    required: ["tenant", "rule"],
+    async run(values) {
+      const { removeAlertRule } = await import("../alerts/rules.ts");
+      const { rule } = z.object({ rule: ZAlertRuleName }).parse({ rule: text(values, "rule") });
+      await emit(await removeAlertRule(await namedTenant(values), rule));
     },
   },
   "secrets rotate-key": {

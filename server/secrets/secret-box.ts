@@ -21,7 +21,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:
 
 export const SEALED_PREFIX = "tmk1:";
 /** What a sealed value is for; part of the associated data. */
-export type SecretPurpose = "webhook-secret" | "source-token";
+export type SecretPurpose = "webhook-secret" | "source-token" | "alert-secret";
 
 const KEY_BYTES = 32;
 const IV_BYTES = 12;

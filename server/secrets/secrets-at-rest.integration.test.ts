@@ -60,7 +60,7 @@ async function redisDump(): Promise<string> {
 /** Everything stored in the secret columns, as a dump would show it. */
 async function allStoredSecretColumns(): Promise<string[]> {
   const { rows } = await pool.query<{ value: string }>(
-    "SELECT secret AS value FROM tenants UNION ALL SELECT previous_secret FROM tenants WHERE previous_secret IS NOT NULL UNION ALL SELECT token FROM sources WHERE token IS NOT NULL",
+    "SELECT secret AS value FROM tenants UNION ALL SELECT previous_secret FROM tenants WHERE previous_secret IS NOT NULL UNION ALL SELECT token FROM sources WHERE token IS NOT NULL UNION ALL SELECT secret FROM alert_target",
   );
   return rows.map((row) => row.value);
 }
@@ -178,6 +178,7 @@ describe("secrets at rest", () => {
     it("re-encrypts every stored secret under the new key, opening the old ones with the previous key; again, it has nothing to do", async () => {
       const slug = uniqueSlug("rotate");
       const secret = String((await runTidemark({}, "tenant", "create", "--slug", slug)).lines[0]?.secret);
+      const alertSecret = String((await runTidemark({}, "alert", "target", "--url", "http://127.0.0.1:9/alerts")).lines[0]?.secret);
       const oldKey = env.TIDEMARK_SECRET_KEY ?? "";
       const newKey = generateSecretKey();
       const rotated = keyringOf(newKey, [oldKey]);
@@ -195,6 +196,8 @@ describe("secrets at rest", () => {
       const stored = await storedSecrets(slug);
       expect(() => open(keyringOf(oldKey), "webhook-secret", stored.secret)).toThrow(/not configured/);
       expect(open(keyringOf(newKey), "webhook-secret", stored.secret)).toBe(secret);
+      const [target] = (await pool.query<{ secret: string }>("SELECT secret FROM alert_target")).rows;
+      expect(open(keyringOf(newKey), "alert-secret", target?.secret ?? "")).toBe(alertSecret);
 
       const again = await runTidemark({ TIDEMARK_SECRET_KEY: newKey, TIDEMARK_PREVIOUS_SECRET_KEY: oldKey }, "secrets", "rotate-key");
       expect(again.lines[0]).toMatchObject({ sealed: 0, resealed: 0 });

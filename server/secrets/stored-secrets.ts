@@ -25,17 +25,18 @@ export interface SqlTransaction {
 }
 
 interface SealedColumn {
-  table: "tenants" | "sources";
+  table: "tenants" | "sources" | "alert_target";
   key: "id" | "tenant_id";
   column: string;
   purpose: SecretPurpose;
 }
 
-/** In lock order: tenants, then sources. */
+/** In lock order: tenants, then sources, then the alert target. */
 export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: "tenants", key: "id", column: "secret", purpose: "webhook-secret" },
   { table: "tenants", key: "id", column: "previous_secret", purpose: "webhook-secret" },
   { table: "sources", key: "tenant_id", column: "token", purpose: "source-token" },
+  { table: "alert_target", key: "id", column: "secret", purpose: "alert-secret" },
 ];
 
 export interface ResealCounts {
@@ -53,7 +54,7 @@ export interface ResealCounts {
 export async function resealStoredSecrets(tx: SqlTransaction, keyring: SecretKeyring, scope: "plaintext" | "all"): Promise<ResealCounts> {
   const counts: ResealCounts = { sealed: 0, resealed: 0 };
   // Two columns of one table are one row lock; take the table's rows once, whichever column needs it.
-  for (const table of ["tenants", "sources"] as const) {
+  for (const table of ["tenants", "sources", "alert_target"] as const) {
     const columns = SEALED_COLUMNS.filter((column) => column.table === table);
     const key = columns[0]?.key as string;
     // "all": anything not sealed under the current key; "plaintext": anything not sealed at all.

@@ -5,8 +5,9 @@
  * functions. `tenantBySlug` / `findTenant(s)` are the one tenant-by-slug
  * lookup (the webhook path keeps its own cached one, with the secrets).
  *
- * A tenant and its scheduler row are created in one transaction, so the fair
- * scheduler never meets a tenant it cannot schedule. Secrets are returned
+ * A tenant, its scheduler row and its default alert rules
+ * (DEFAULT_ALERT_RULES, server/schemas/alert.ts) are created in one
+ * transaction, so the fair scheduler never meets a tenant it cannot schedule. Secrets are returned
  * only by create and rotate (shown once); list never returns them. They are
  * stored sealed (server/secrets/secret-box.ts, AES-256-GCM under
  * TIDEMARK_SECRET_KEY): the row alone does not give the secret.
@@ -18,6 +19,7 @@ import { generateSecret } from "../ingest/signature.ts";
 import { secretKeyring } from "../secrets/keyring.ts";
 import { open, seal } from "../secrets/secret-box.ts";
 import { Prisma } from "../generated/prisma/client.ts";
+import { DEFAULT_ALERT_RULES } from "../schemas/alert.ts";
 import { DEFAULT_QUOTAS, DEFAULT_ROTATION_GRACE_HOURS, ZCreateTenantInput, ZQuotas, type TCreateTenantInput, type TQuotas } from "../schemas/tenant.ts";
 
 export const DEFAULT_ROTATION_GRACE_MS = DEFAULT_ROTATION_GRACE_HOURS * 3_600_000;
@@ -47,7 +49,15 @@ export async function createTenant(input: TCreateTenantInput): Promise<{ tenant:
   const secret = generateSecret();
   try {
     const tenant = await db.tenant.create({
-      data: { slug, name: name ?? slug, secret: seal(secretKeyring(), "webhook-secret", secret), ...DEFAULT_QUOTAS, ...quotas, schedule: { create: {} } },
+      data: {
+        slug,
+        name: name ?? slug,
+        secret: seal(secretKeyring(), "webhook-secret", secret),
+        ...DEFAULT_QUOTAS,
+        ...quotas,
+        schedule: { create: {} },
+        alertRules: { create: DEFAULT_ALERT_RULES.map(({ rule, above, windowMs }) => ({ rule, above, windowMs })) },
+      },
       select: publicFields,
     });
     // A post to this slug may have been answered "unknown tenant" and cached as such.
