@@ -11,6 +11,6 @@ export const statsRouter = router({
   /** The live backlog: pending, in flight, dead, and the oldest pending event's age. */
   backlog: tenantProcedure.query(({ ctx }) => getBacklog(ctx.tenant.id)),
 
-  /** Each visible tenant's share of processed events in a range, beside its share of the weights. The range follows the series' rules (a bucket, if given, is ignored). */
+  /** The busiest visible tenants' shares of processed events in a range, beside their shares of the weights, and the rest as "others". The range follows the series' rules (a bucket, if given, is ignored). */
   fairness: protectedProcedure.input(ZSeriesRange).query(async ({ ctx, input }) => getFairness(await visibleTenantIds(ctx.user), input.from, input.to)),
 });
