@@ -38,7 +38,7 @@ type TenantPageState = ReturnType<typeof useTenantPage>;
 export function TenantSearch({ state, label = "Search tenants" }: { state: TenantPageState; label?: string }) {
   const id = useId();
   return (
-    <form className="toolbar" role="search" aria-label={label} onSubmit={(event) => event.preventDefault()} style={{ marginBottom: 0 }}>
+    <form className="toolbar" role="search" onSubmit={(event) => event.preventDefault()} style={{ marginBottom: 0 }}>
       <div className="field" style={{ flex: "1 1 260px", maxWidth: 420 }}>
         <label htmlFor={id}>{label}</label>
         <input

@@ -24,14 +24,14 @@
  */
 import { z } from "zod";
 import { Cache } from "../cache/cache.ts";
+import { BUCKETS, type BucketName } from "../schemas/buckets.ts";
 import { pool, sql } from "../db.ts";
 import { oldestUnfinishedReceivedAt } from "./backlog.ts";
 import { bucketGrid, previousPeriod } from "./bucket-grid.ts";
 import { quantile, type Bins } from "./latency-sketch.ts";
 import { ROLLUP_COUNTERS, type RollupCounter } from "./rollups.ts";
 
-export const BUCKETS = { "1m": 60, "5m": 300, "1h": 3_600, "1d": 86_400 } as const;
-export type BucketName = keyof typeof BUCKETS;
+export { BUCKETS, type BucketName };
 
 const HOUR = 3_600_000;
 export const MAX_RANGE_MS = 400 * 24 * HOUR;
