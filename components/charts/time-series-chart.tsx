@@ -192,12 +192,20 @@ export function TimeSeriesChart<P extends TimePoint & MaybePartial>({
           stroke="var(--chart-axis)"
           strokeDasharray="2 3"
           strokeOpacity={0.6}
-          label={{ value: "partial", position: "insideTopRight", fill: "var(--chart-axis)", fontSize: 10 }}
+          label={LABELS.partial}
         />
       ) : null}
     </ComposedChart>
   );
 }
+
+// Module constants: recharts 3 re-registers a reference layer whose props change identity, so fresh objects each render would re-render the chart again.
+const LABELS = {
+  partial: { value: "partial", position: "insideTopRight", fill: "var(--chart-axis)", fontSize: 10 },
+  rateLimit: { value: "rate limit", position: "insideTopLeft", fill: "var(--chart-rate-limited)", fontSize: 10 },
+  dailyQuota: { value: "daily quota", position: "insideTopLeft", fill: "var(--chart-dead)", fontSize: 10 },
+  quotaUsedUp: { value: "daily quota used up", position: "insideTop", fill: "var(--chart-dead)", fontSize: 10 },
+} as const;
 
 /** The rate limit as a band (sustained rate to one burst above it), the daily quota as a line or shaded stretches. Clipped to the plot. */
 function LimitLayers({ limits }: { limits: LimitBands }) {
@@ -210,7 +218,7 @@ function LimitLayers({ limits }: { limits: LimitBands }) {
         ifOverflow="hidden"
         fill="var(--chart-rate-limited)"
         fillOpacity={0.12}
-        label={{ value: "rate limit", position: "insideTopLeft", fill: "var(--chart-rate-limited)", fontSize: 10 }}
+        label={LABELS.rateLimit}
       />
       <ReferenceLine y={limits.rate.sustained} ifOverflow="hidden" stroke="var(--chart-rate-limited)" strokeDasharray="3 3" />
       {limits.quotaLine !== null ? (
@@ -220,7 +228,7 @@ function LimitLayers({ limits }: { limits: LimitBands }) {
           ifOverflow="hidden"
           stroke="var(--chart-dead)"
           strokeDasharray="8 3"
-          label={{ value: "daily quota", position: "insideTopLeft", fill: "var(--chart-dead)", fontSize: 10 }}
+          label={LABELS.dailyQuota}
         />
       ) : null}
       {limits.quotaUsedUp.map((stretch) => (
@@ -232,7 +240,7 @@ function LimitLayers({ limits }: { limits: LimitBands }) {
           ifOverflow="hidden"
           fill="var(--chart-dead)"
           fillOpacity={0.08}
-          label={{ value: "daily quota used up", position: "insideTop", fill: "var(--chart-dead)", fontSize: 10 }}
+          label={LABELS.quotaUsedUp}
         />
       ))}
     </>
