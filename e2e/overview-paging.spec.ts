@@ -15,6 +15,9 @@ import { promisify } from "node:util";
 import { e2eDatabaseUrl } from "./environment.ts";
 import { E2E_ADMIN_EMAIL, E2E_ADMIN_PASSWORD, expect, signIn, signedHeaders, test } from "./fixtures.ts";
 
+/** The search waits out its debounce and the URL's update; on a busy machine that is seconds. */
+const SETTLE = { timeout: 20_000 };
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Inserts `count` tenants `<prefix>-00001` … named `<name> 00001` … with the bench's own set-based insert. */
@@ -38,16 +41,16 @@ test("the overview searches and pages through many tenants", async ({ page }) =>
   const search = page.getByRole("searchbox", { name: "Search tenants" });
 
   await search.fill(prefix.toUpperCase());
-  await expect(pager.getByRole("status")).toHaveText(`Tenants 1–24 of 60 matching “${prefix.toUpperCase()}” · page 1 of 3`);
+  await expect(pager.getByRole("status")).toHaveText(`Tenants 1–24 of 60 matching “${prefix.toUpperCase()}” · page 1 of 3`, SETTLE);
   await expect(cards).toHaveCount(24);
   await expect(cards.first()).toHaveText(name(1));
   await expect(page).toHaveURL(new RegExp(`[?&]q=${prefix.toUpperCase()}`));
 
   await pager.getByRole("button", { name: "Next" }).click();
-  await expect(pager.getByRole("status")).toContainText("Tenants 25–48 of 60");
+  await expect(pager.getByRole("status")).toContainText("Tenants 25–48 of 60", SETTLE);
   await expect(cards.first()).toHaveText(name(25));
   await pager.getByRole("button", { name: "Next" }).click();
-  await expect(pager.getByRole("status")).toContainText("Tenants 49–60 of 60");
+  await expect(pager.getByRole("status")).toContainText("Tenants 49–60 of 60", SETTLE);
   await expect(cards).toHaveCount(12);
   await expect(cards.last()).toHaveText(name(60));
   await expect(pager.getByRole("button", { name: "Next" })).toBeDisabled();
@@ -55,13 +58,13 @@ test("the overview searches and pages through many tenants", async ({ page }) =>
 
   // A narrower search starts again at page 1: "-0004" is 00040 … 00049.
   await search.fill(`${prefix}-0004`);
-  await expect(pager.getByRole("status")).toHaveText(`Tenants 1–10 of 10 matching “${prefix}-0004” · page 1 of 1`);
+  await expect(pager.getByRole("status")).toHaveText(`Tenants 1–10 of 10 matching “${prefix}-0004” · page 1 of 1`, SETTLE);
   await expect(cards).toHaveCount(10);
   await expect(cards.first()).toHaveText(name(40));
   await expect(page).not.toHaveURL(/[?&]page=/);
 
   await search.fill(`${prefix}-nothing`);
-  await expect(page.getByRole("heading", { name: `No tenants match “${prefix}-nothing”` })).toBeVisible();
+  await expect(page.getByRole("heading", { name: `No tenants match “${prefix}-nothing”` })).toBeVisible(SETTLE);
 });
 
 test("the compare toggle draws the previous period as a dashed series, and the last bucket as partial", async ({ page, tenant }, testInfo) => {
@@ -80,7 +83,7 @@ test("the compare toggle draws the previous period as a dashed series, and the l
   await page.getByLabel("Compare with previous 1 hour").check();
   await expect(page).toHaveURL(/[?&]compare=1/);
   const dashed = events.locator(".previous-period path.recharts-curve");
-  await expect(dashed).toHaveCount(1);
+  await expect(dashed).toHaveCount(1, SETTLE);
   await expect(dashed).toHaveAttribute("stroke-dasharray", "6 4");
   await expect(events.getByText("Dashed: previous period")).toBeVisible();
   await events.screenshot({ path: testInfo.outputPath("events-compared.png") });
