@@ -20,8 +20,10 @@ const integer = (min: number, max: number, fallback: number) => z.coerce.number(
  * Deliberate bugs for proving that `npm run chaos` and the tests catch them (server/faults.ts reads the
  * setting, in one place). TEST-ONLY: refused unless NODE_ENV=test or TIDEMARK_CHAOS=1.
  * - reverse-lock-order: every other batch takes its item row locks in descending key order.
+ * - unlocked-last-admin: deleting a user reads the admins without locking them, so two admins deleting each
+ *   other at once can both succeed (server/auth/users.ts).
  */
-export const FAULTS = ["reverse-lock-order"] as const;
+export const FAULTS = ["reverse-lock-order", "unlocked-last-admin"] as const;
 export type Fault = (typeof FAULTS)[number];
 
 const optionalString = z

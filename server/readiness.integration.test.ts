@@ -7,18 +7,10 @@
  */
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { startTcpProxy } from "../test/tcp-proxy.ts";
+import { routeThroughProxy } from "../test/tcp-proxy.ts";
 
-const directUrl = process.env.DATABASE_URL;
-const redisUrl = process.env.REDIS_URL;
-if (!directUrl || !redisUrl) throw new Error("test/setup-integration.ts gives each file its database and Redis");
-const database = new URL(directUrl);
-const redis = new URL(redisUrl);
-const dbProxy = await startTcpProxy({ host: database.hostname, port: Number(database.port || 5432) });
-const redisProxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-const throughProxy = (url: URL, port: number) => Object.assign(new URL(url.toString()), { hostname: "127.0.0.1", port: String(port) }).toString();
-process.env.DATABASE_URL = throughProxy(database, dbProxy.port);
-process.env.REDIS_URL = throughProxy(redis, redisProxy.port);
+const { proxy: dbProxy, directUrl } = await routeThroughProxy("DATABASE_URL");
+const { proxy: redisProxy } = await routeThroughProxy("REDIS_URL");
 process.env.WORKER_CONCURRENCY = "2";
 
 const { GET } = await import("../app/api/ready/route.ts");

@@ -134,3 +134,20 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
     },
   };
 }
+
+/**
+ * Puts a proxy between this test file's process and its server: `variable`
+ * (DATABASE_URL or REDIS_URL, set per file by test/setup-integration.ts) is
+ * rewritten to go through the proxy. Call it before any server module is
+ * imported, since server/env.ts reads the environment at import. Returns
+ * the proxy and the server's own URL, for a client of the test's that goes
+ * straight to the server.
+ */
+export async function routeThroughProxy(variable: "DATABASE_URL" | "REDIS_URL"): Promise<{ proxy: TcpProxy; directUrl: string }> {
+  const directUrl = process.env[variable];
+  if (!directUrl) throw new Error(`${variable} is unset: test/setup-integration.ts gives each file its own`);
+  const server = new URL(directUrl);
+  const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || (variable === "DATABASE_URL" ? 5432 : 6379)) });
+  process.env[variable] = Object.assign(new URL(directUrl), { hostname: "127.0.0.1", port: String(proxy.port) }).toString();
+  return { proxy, directUrl };
+}

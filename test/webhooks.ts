@@ -7,14 +7,13 @@
  * tests run against both (WEBHOOK_SERVERS), so the two cannot drift apart.
  */
 import { randomBytes } from "node:crypto";
-import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { POST as postBatch } from "../app/api/webhooks/[tenant]/batch/route.ts";
 import { POST as postSingle } from "../app/api/webhooks/[tenant]/route.ts";
 import type { TCreateTenantInput } from "../server/schemas/tenant.ts";
 import { createTenant } from "../server/tenants/service.ts";
-import { createWebhookServer } from "../server/http/fast-path.ts";
-import { route, serve, type TestServer } from "./http.ts";
+import { createWebhookServer, type WebhookServerOptions } from "../server/http/fast-path.ts";
+import { listen, route, serve, type TestServer } from "./http.ts";
 
 export function uniqueSlug(prefix = "t"): string {
   return `${prefix}-${randomBytes(4).toString("hex")}`;
@@ -31,20 +30,12 @@ export function serveWebhooks(): Promise<TestServer> {
 }
 
 /** The production server's webhook fast path (server/http/fast-path.ts); anything else is a bare 404, where Next.js would answer. */
-export async function serveFastPath(): Promise<TestServer> {
-  const server = createWebhookServer((_request, response) => {
-    response.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
-  };
+export function serveFastPath(options?: WebhookServerOptions): Promise<TestServer> {
+  return listen(
+    createWebhookServer((_request, response) => {
+      response.writeHead(404).end();
+    }, options),
+  );
 }
 
 export interface WebhookServerKind {
@@ -55,7 +46,7 @@ export interface WebhookServerKind {
 /** Both servers that answer webhooks; contract tests run against each (describe.each). */
 export const WEBHOOK_SERVERS: readonly WebhookServerKind[] = [
   { name: "Next.js route handlers", start: serveWebhooks },
-  { name: "production fast path", start: serveFastPath },
+  { name: "production fast path", start: () => serveFastPath() },
 ];
 
 export function newEventId(): string {

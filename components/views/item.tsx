@@ -15,6 +15,7 @@ import { ErrorState, Skeleton, describeError } from "../ui/states.tsx";
 import { Time } from "../ui/time.tsx";
 import { ZTenantSlug } from "@/server/schemas/tenant.ts";
 import { itemHref } from "./items.tsx";
+import { WaitingReasons } from "../explain/waiting-reasons.tsx";
 import type { ItemHistory } from "@/server/items/browse.ts";
 
 type HistoryEvent = ItemHistory["events"][number];
@@ -130,6 +131,7 @@ export function ItemView({ slug, itemId }: { slug: string; itemId: string }) {
           <p className={`notice ${item?.deleted ? "warn" : item ? "ok" : "info"} explain`} data-testid="item-explanation">
             {explainState(item, data.events)}
           </p>
+          <WaitingReasons slug={slug} itemId={itemId} />
 
           <section className="panel" aria-labelledby="state-heading">
             <h2 id="state-heading" style={{ marginBottom: 10 }}>

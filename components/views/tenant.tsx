@@ -21,6 +21,7 @@ import { useUrlState } from "../hooks/use-url-state.ts";
 import { useTRPC } from "../trpc.ts";
 import { ErrorState, Skeleton, describeError } from "../ui/states.tsx";
 import { SourcePanel } from "./source-panel.tsx";
+import { BacklogEta } from "../explain/backlog-eta.tsx";
 import { ZTenantSlug } from "@/server/schemas/tenant.ts";
 
 const noSubscribe = () => () => {};
@@ -355,6 +356,7 @@ function Charts({ slug, range, series, stale, limits }: { slug: string; range: R
         stale={stale}
         emptyText="No backlog sampled in this range."
       />
+      <BacklogEta slug={slug} />
     </div>
   );
 }

@@ -1,6 +1,7 @@
 /** The application's tRPC router: every procedure the browser can call. */
 import { adminRouter } from "./routers/admin.ts";
 import { authRouter } from "./routers/auth.ts";
+import { explainRouter } from "./routers/explain.ts";
 import { healthRouter } from "./routers/health.ts";
 import { itemsRouter } from "./routers/items.ts";
 import { sourcesRouter } from "./routers/sources.ts";
@@ -14,6 +15,7 @@ export const appRouter = router({
   tenants: tenantsRouter,
   stats: statsRouter,
   items: itemsRouter,
+  explain: explainRouter,
   sources: sourcesRouter,
   admin: adminRouter,
 });

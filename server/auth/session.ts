@@ -7,7 +7,10 @@
  * `tidemark_session` otherwise; the database holds only its SHA-256, so a copy of the sessions
  * table cannot be replayed. A session is revoked by deleting its row
  * (sign-out, or an admin revoking a user), which takes effect on the next
- * request. Sessions expire after SESSION_TTL_MS.
+ * request. Sessions expire after SESSION_TTL_MS; an expired one is never
+ * accepted, and its row is purged in small batches (`purgeExpiredSessions`:
+ * on every sign-in, and in each retention round), so the table holds only
+ * about the live sessions.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { db } from "../db.ts";
@@ -52,6 +55,19 @@ export async function userForSession(token: string | undefined): Promise<Session
   if (!session || session.expiresAt <= new Date()) return null;
   const { user } = session;
   return { id: user.id, email: user.email, role: user.role as Role, tenantIds: user.memberships.map((m) => m.tenantId) };
+}
+
+/** Expired sessions removed per sign-in: one short statement on the expiry index. */
+export const SIGN_IN_PURGE_BATCH = 500;
+
+/**
+ * Removes up to `limit` expired sessions in one statement and returns how many; rows another transaction holds
+ * are skipped (SKIP LOCKED), never waited for.
+ */
+export async function purgeExpiredSessions(limit: number): Promise<number> {
+  return db.$executeRaw`
+    DELETE FROM sessions WHERE id IN (
+      SELECT id FROM sessions WHERE expires_at <= now() LIMIT ${limit} FOR UPDATE SKIP LOCKED)`;
 }
 
 export async function deleteSession(token: string): Promise<void> {

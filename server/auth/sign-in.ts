@@ -15,6 +15,8 @@
  * tidemark_sign_in_limiter_unavailable_total): failing closed would lock
  * every admin out while Redis is down; argon2's cost still slows guessing.
  *
+ * A successful sign-in also purges a batch of expired sessions (server/auth/session.ts).
+ *
  * Wrong email and wrong password give the same message and take about the
  * same time (an unknown email is still checked against a dummy hash), so the
  * answer does not tell which accounts exist.
@@ -29,7 +31,7 @@ import { log, throttledLogger } from "../log.ts";
 import { metrics } from "../metrics.ts";
 import { store, type TokenResult } from "../redis.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
-import { createSession } from "./session.ts";
+import { SIGN_IN_PURGE_BATCH, createSession, purgeExpiredSessions } from "./session.ts";
 
 export const ZSignInInput = z.object({
   email: z.string().trim().toLowerCase().min(3).max(320),
@@ -106,5 +108,9 @@ export async function signIn(input: unknown, ip: string): Promise<{ token: strin
   const ok = await verifyPassword(hash, password);
   if (!user || !ok) throw new AppError("unauthorized", INVALID_CREDENTIALS);
   const session = await createSession(user.id);
+  // Housekeeping, not the sign-in's business: a failure is logged, never answered.
+  await purgeExpiredSessions(SIGN_IN_PURGE_BATCH).catch((error: Error) =>
+    logUnavailable("purge", () => log.warn({ module: "sign-in", err: error.message }, "could not purge expired sessions")),
+  );
   return { ...session, userId: user.id };
 }

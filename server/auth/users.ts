@@ -4,6 +4,7 @@
  */
 import { db } from "../db.ts";
 import { AppError } from "../errors.ts";
+import { faultActive } from "../faults.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import { ZCreateUserInput, type Role, type TCreateUserInput } from "../schemas/user.ts";
 import { findTenants } from "../tenants/service.ts";
@@ -73,13 +74,23 @@ export async function setMemberships(userId: number, tenantSlugs: string[]): Pro
   }
 }
 
-/** Deletes a user (and with it their sessions); the last admin cannot be deleted, nor can one delete oneself. */
+/**
+ * Deletes a user (and with it their sessions and memberships). Nobody deletes themselves, only a user who is
+ * still an admin deletes anyone, and the last admin is never deleted, not even by two admins deleting each other
+ * at once: every admin row is locked (FOR UPDATE, in id order, so concurrent deletions queue rather than
+ * deadlock) before the admins are counted, so each deletion counts what the one before it left.
+ */
 export async function deleteUser(userId: number, actingUserId: number): Promise<void> {
   if (userId === actingUserId) throw new AppError("conflict", "you cannot delete your own account");
-  const user = await db.user.findUnique({ where: { id: userId }, select: { role: true } });
-  if (!user) throw new AppError("not_found", "no such user");
-  if (user.role === "admin" && (await db.user.count({ where: { role: "admin" } })) <= 1) {
-    throw new AppError("conflict", "the last admin cannot be deleted");
-  }
-  await db.user.delete({ where: { id: userId } });
+  await db.$transaction(async (tx) => {
+    const admins = faultActive("unlocked-last-admin")
+      ? await tx.$queryRaw<{ id: number }[]>`SELECT id FROM users WHERE role = 'admin' ORDER BY id`
+      : await tx.$queryRaw<{ id: number }[]>`SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE`;
+    // The acting admin may have been deleted (or demoted) by a deletion that committed while this one waited.
+    if (!admins.some((admin) => admin.id === actingUserId)) throw new AppError("forbidden", "only an admin can delete users");
+    const user = await tx.user.findUnique({ where: { id: userId }, select: { role: true } });
+    if (!user) throw new AppError("not_found", "no such user");
+    if (user.role === "admin" && admins.length <= 1) throw new AppError("conflict", "the last admin cannot be deleted");
+    await tx.user.delete({ where: { id: userId } });
+  });
 }

@@ -8,7 +8,7 @@
  *      (a GET, and on a miss a load and a SET with the TTL: no jitter, no
  *      early refresh, no single flight) beside it; 3 repeats each, medians
  *      and ranges. Loads of a key are grouped into expiries as in
- *      cache.integration.test.ts (a group: loads less than half the
+ *      server/cache/stampede.ts (a group: loads less than half the
  *      shortest TTL after its first).
  *   t) thin events under the simulated feed: a live seeded feed
  *      (server/sim/feed.ts, 3 whales and many short-lived items) at 200
@@ -21,14 +21,13 @@
  *      item API fetches per thin event, and the events' outcomes; the final
  *      state is checked against the item API's.
  */
-import { spawn } from "node:child_process";
 import { setSource } from "../collector/sources.ts";
 import { pool, sql } from "../db.ts";
 import { env } from "../env.ts";
 import { metrics } from "../metrics.ts";
+import { loadsPerExpiry, runStampedeProcess } from "../cache/stampede.ts";
 import { canonicalJson, sha256 } from "../lib/canonical-json.ts";
 import { storeEvents } from "../ingest/store-events.ts";
-import { PROJECT_ROOT } from "../setup/paths.ts";
 import { available, eventsBetween, itemState, type FeedSpec } from "../sim/feed.ts";
 import { startSimServer } from "../sim/upstream.ts";
 import { Worker } from "../worker/worker.ts";
@@ -41,84 +40,6 @@ import { formatCount as n } from "./report.ts";
 const STAMPEDE = { keys: 50, readers: 100, processes: 2, durationMs: 4_000, ttlMs: 500, loadMs: 20, repeats: 3 };
 const FEED_RATE = 200;
 const SEND_EVERY_MS = 100;
-
-// One stampede process: readers of hot keys through ours or the naive cache; prints its reads and its loads (key, time).
-const CHILD_SCRIPT = `
-(async () => {
-  const args = JSON.parse(process.env.BENCH_CACHE_ARGS);
-  const { Cache } = await import(${JSON.stringify(new URL("../cache/cache.ts", import.meta.url).href)});
-  const { keys } = await import(${JSON.stringify(new URL("../keys.ts", import.meta.url).href)});
-  const { store, closeStore } = await import(${JSON.stringify(new URL("../redis.ts", import.meta.url).href)});
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  const loads = [];
-  const load = async (key) => { await sleep(args.loadMs); loads.push([key, Date.now()]); return "value of " + key; };
-  const ours = new Cache("bench-stampede", { ttlMs: args.ttlMs, jitter: 0.2, waitMs: 2000, pollMs: 10 });
-  const naive = async (key) => {
-    const entryKey = keys.cacheEntry("bench-stampede-naive", key);
-    const { entry } = await store.cache.read(entryKey, keys.cacheGeneration("bench-stampede-naive", key));
-    if (entry !== null) return entry;
-    const value = await load(key);
-    await store.cache.writeIfGeneration(entryKey, keys.cacheGeneration("bench-stampede-naive", key), "0", value, args.ttlMs);
-    return value;
-  };
-  const read = args.mode === "ours" ? (key) => ours.getOrLoad(key, () => load(key)) : naive;
-  const deadline = Date.now() + args.durationMs;
-  let reads = 0;
-  await Promise.all(Array.from({ length: args.readers }, async (_, reader) => {
-    for (let i = reader; Date.now() < deadline; i++) { await read("k" + (i % args.keys)); reads++; await sleep(1); }
-  }));
-  process.stdout.write(JSON.stringify({ reads, loads }) + "\\n");
-  await closeStore();
-})().catch((error) => { console.error(error.message); process.exit(1); });
-`;
-
-interface ChildReport {
-  reads: number;
-  loads: [string, number][];
-}
-
-function runChild(ctx: BenchContext, mode: "ours" | "naive", prefix: string): Promise<ChildReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "-e", CHILD_SCRIPT], {
-      cwd: PROJECT_ROOT,
-      env: { ...ctx.appEnv, REDIS_KEY_PREFIX: prefix, BENCH_CACHE_ARGS: JSON.stringify({ ...STAMPEDE, mode }) },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    killOnExit(child);
-    let out = "";
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    const kept: string[] = [];
-    child.stderr.on("data", (chunk: Buffer) => {
-      kept.push(chunk.toString().trim());
-      process.stderr.write(`[cache-${mode}] ${chunk.toString()}`);
-    });
-    child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0
-        ? resolve(JSON.parse(out.trim().split("\n").at(-1) as string) as ChildReport)
-        : reject(new Error(`stampede child exited ${code}: ${kept.join(" / ")}`)),
-    );
-  });
-}
-
-/** The most loads of one key in one expiry, the mean, and how many expiries (see the header). */
-export function loadsPerExpiry(loads: readonly [string, number][], minTtlMs: number): { most: number; mean: number; expiries: number } {
-  const byKey = new Map<string, number[]>();
-  for (const [key, at] of loads) byKey.set(key, [...(byKey.get(key) ?? []), at]);
-  const bursts: number[] = [];
-  for (const times of byKey.values()) {
-    times.sort((a, b) => a - b);
-    let start = -Infinity;
-    for (const at of times) {
-      if (at - start >= minTtlMs / 2) {
-        bursts.push(0);
-        start = at;
-      }
-      bursts[bursts.length - 1] = (bursts.at(-1) as number) + 1;
-    }
-  }
-  return { most: Math.max(0, ...bursts), mean: bursts.length === 0 ? 0 : bursts.reduce((a, b) => a + b, 0) / bursts.length, expiries: bursts.length };
-}
 
 const median = (values: readonly number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -136,7 +57,19 @@ async function stampede(ctx: BenchContext, run: ModeRun): Promise<void> {
       ctx.announce(
         `s) ${mode}, repeat ${repeat + 1}/${STAMPEDE.repeats}: ${STAMPEDE.processes} processes × ${STAMPEDE.readers} readers, ${STAMPEDE.keys} keys`,
       );
-      const reports = await Promise.all(Array.from({ length: STAMPEDE.processes }, () => runChild(ctx, mode, prefix)));
+      const reports = await Promise.all(
+        Array.from({ length: STAMPEDE.processes }, () =>
+          runStampedeProcess(
+            mode,
+            STAMPEDE,
+            { ...ctx.appEnv, REDIS_KEY_PREFIX: prefix },
+            {
+              onSpawn: killOnExit,
+              onStderr: (text) => process.stderr.write(`[cache-${mode}] ${text}`),
+            },
+          ),
+        ),
+      );
       const loads = reports.flatMap((report) => report.loads);
       // Ours expires an entry after TTL × (1 − jitter) at the soonest; the naive cache after exactly the TTL.
       const figure = loadsPerExpiry(loads, mode === "ours" ? STAMPEDE.ttlMs * 0.8 : STAMPEDE.ttlMs);

@@ -9,8 +9,6 @@
  *   interleaving without the generation check does, so the test can fail);
  * - Redis unreachable: reads are bypassed and counted, nothing fails.
  */
-import { spawn } from "node:child_process";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pool, sql } from "../db.ts";
 import { env } from "../env.ts";
@@ -18,59 +16,17 @@ import { metrics } from "../metrics.ts";
 import { RedisStore, store } from "../redis.ts";
 import type { CacheBackend } from "./backend.ts";
 import { Cache } from "./cache.ts";
+import { loadsPerExpiry, runStampedeProcess, type StampedeArgs, type StampedeCache, type StampedeReport } from "./stampede.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
-
-interface ChildReport {
-  reads: number;
-  loads: [string, number][];
-}
-
-function runChild(mode: "ours" | "naive", args: { keys: number; readers: number; durationMs: number; ttlMs: number; loadMs: number }): Promise<ChildReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "test/cache-stampede-child.ts", mode, ...[args.keys, args.readers, args.durationMs, args.ttlMs, args.loadMs].map(String)],
-      { cwd: ROOT, env: { ...process.env, REDIS_KEY_PREFIX: `${env.REDIS_KEY_PREFIX}${mode}:` }, stdio: ["ignore", "pipe", "inherit"] },
-    );
-    let out = "";
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1) as string) as ChildReport) : reject(new Error(`child exited ${code}`)),
-    );
-  });
-}
-
-/**
- * Loads per key per expiry: a key's loads grouped into bursts, a burst being
- * the loads that follow its first by less than half the shortest TTL (no
- * entry can expire again sooner). The most loads in one burst, and the mean.
- */
-function loadsPerExpiry(loads: [string, number][], minTtlMs: number): { most: number; mean: number; expiries: number } {
-  const byKey = new Map<string, number[]>();
-  for (const [key, at] of loads) byKey.set(key, [...(byKey.get(key) ?? []), at]);
-  const bursts: number[] = [];
-  for (const times of byKey.values()) {
-    times.sort((a, b) => a - b);
-    let start = -Infinity;
-    for (const at of times) {
-      if (at - start >= minTtlMs / 2) {
-        bursts.push(0);
-        start = at;
-      }
-      bursts[bursts.length - 1] = (bursts.at(-1) as number) + 1;
-    }
-  }
-  return { most: Math.max(...bursts), mean: bursts.reduce((a, b) => a + b, 0) / bursts.length, expiries: bursts.length };
-}
+const runChild = (cache: StampedeCache, args: StampedeArgs) =>
+  runStampedeProcess(cache, args, { ...process.env, REDIS_KEY_PREFIX: `${env.REDIS_KEY_PREFIX}${cache}:` });
 
 describe("stampede across processes", () => {
   it("200 readers of 50 hot keys in 2 processes, keys expiring during the run: at most 2 loads per key per expiry (a naive cache shown beside it)", async () => {
     const args = { keys: 50, readers: 100, durationMs: 4_000, ttlMs: 500, loadMs: 20 };
     const ours = await Promise.all([runChild("ours", args), runChild("ours", args)]);
     const naive = await Promise.all([runChild("naive", args), runChild("naive", args)]);
-    const figure = (reports: ChildReport[], minTtl: number) => {
+    const figure = (reports: StampedeReport[], minTtl: number) => {
       const loads = reports.flatMap((report) => report.loads);
       return { reads: reports.reduce((sum, report) => sum + report.reads, 0), loads: loads.length, ...loadsPerExpiry(loads, minTtl) };
     };

@@ -18,6 +18,8 @@
  * - Next.js sees the client address it is told (server/http/client-address.ts):
  *   the socket's, or TRUST_PROXY hops into X-Forwarded-For; forged forwarding
  *   headers never reach it.
+ * - Every answer carries the security headers (server/http/security-headers.ts),
+ *   HSTS when the request came over TLS as TRUST_PROXY judges it.
  */
 import { parseArgs } from "node:util";
 import next from "next";
@@ -45,14 +47,17 @@ if (!appStarted()) log.warn({ module: "serve" }, "the instrumentation hook did n
 await startApp();
 
 const handle = app.getRequestHandler();
-const server = createWebhookServer((request, response) => {
-  stampClientAddress(request, env.TRUST_PROXY);
-  handle(request, response).catch((error: Error) => {
-    log.error({ module: "serve", err: error.message }, "Next.js could not answer a request");
-    if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" });
-    response.end("internal error");
-  });
-});
+const server = createWebhookServer(
+  (request, response) => {
+    stampClientAddress(request, env.TRUST_PROXY);
+    handle(request, response).catch((error: Error) => {
+      log.error({ module: "serve", err: error.message }, "Next.js could not answer a request");
+      if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" });
+      response.end("internal error");
+    });
+  },
+  { trustedHops: env.TRUST_PROXY },
+);
 
 drainOnShutdown(
   "http server",

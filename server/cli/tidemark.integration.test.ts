@@ -4,10 +4,7 @@
  * by its exit status and the JSON lines it prints. Fixtures that the CLI
  * cannot make (items, events in every state) are inserted with SQL.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { pool } from "../db.ts";
 import { sign, verifySignature } from "../ingest/signature.ts";
@@ -16,45 +13,9 @@ import { secretKeyring } from "../secrets/keyring.ts";
 import { open } from "../secrets/secret-box.ts";
 import { exportItems } from "../items/export.ts";
 import { createTenant } from "../tenants/service.ts";
+import { cliError, runTidemark } from "../../test/cli.ts";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const CLI = path.join(ROOT, "server/cli/tidemark.ts");
-
-interface CliResult {
-  code: number | null;
-  lines: Record<string, unknown>[];
-  stdout: string;
-  stderr: string;
-}
-
-function tidemark(...args: string[]): Promise<CliResult> {
-  return tidemarkWithEnv({}, ...args);
-}
-
-function tidemarkWithEnv(overrides: Record<string, string>, ...args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { cwd: ROOT, env: { ...process.env, ...overrides } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const lines = stdout
-        .split("\n")
-        .filter((line) => line !== "")
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
-      resolve({ code, lines, stdout, stderr });
-    });
-  });
-}
-
-/** The one JSON error line the CLI writes to stderr on failure. */
-function errorLine(result: CliResult): { code: string; message: string } {
-  const line = result.stderr.split("\n").find((candidate) => candidate.startsWith("{"));
-  if (!line) throw new Error(`no JSON error line on stderr: ${result.stderr}`);
-  return (JSON.parse(line) as { error: { code: string; message: string } }).error;
-}
+const tidemark = (...args: string[]) => runTidemark({}, ...args);
 
 const slug = () => `cli-${randomBytes(4).toString("hex")}`;
 
@@ -108,7 +69,7 @@ describe("tidemark tenant", () => {
     const result = await tidemark("tenant", "create", "--slug", taken);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe("");
-    expect(errorLine(result).code).toBe("conflict");
+    expect(cliError(result).code).toBe("conflict");
   });
 
   it("rotate-secret issues a new secret while the old one keeps verifying for the grace period", async () => {
@@ -148,7 +109,7 @@ describe("tidemark tenant", () => {
     const { tenant, secret } = await createTenant({ slug: slug() });
     const refused = await tidemark("tenant", "rotate-secret", "--slug", tenant.slug, "--grace-hours", "721");
     expect(refused.code).toBe(1);
-    expect(errorLine(refused)).toEqual({ code: "validation_failed", message: '--grace-hours: must be at most 720 (30 days) (got "721")' });
+    expect(cliError(refused)).toEqual({ code: "validation_failed", message: '--grace-hours: must be at most 720 (30 days) (got "721")' });
     const stored = (await pool.query<{ secret: string }>("SELECT secret FROM tenants WHERE id = $1", [tenant.id])).rows[0]?.secret ?? "";
     expect(open(secretKeyring(), "webhook-secret", stored)).toBe(secret);
 
@@ -226,7 +187,7 @@ describe("tidemark items export", () => {
     const result = await tidemark("items", "export", "--tenant", "no-such-tenant");
     expect(result.code).toBe(1);
     expect(result.stdout).toBe("");
-    expect(errorLine(result)).toEqual({ code: "not_found", message: 'no tenant with slug "no-such-tenant"' });
+    expect(cliError(result)).toEqual({ code: "not_found", message: 'no tenant with slug "no-such-tenant"' });
   });
 });
 
@@ -359,14 +320,14 @@ describe("tidemark source", () => {
     expect((await tidemark("source", "remove", "--tenant", name)).lines[0]).toEqual({ tenant: name, removed: true });
     const gone = await tidemark("source", "status", "--tenant", name);
     expect(gone.code).toBe(1);
-    expect(errorLine(gone).code).toBe("not_found");
+    expect(cliError(gone).code).toBe("not_found");
   });
 
   it("set refuses a bad URL, a URL with credentials and a bad token, naming the flag and never echoing the token", async () => {
     const { slug: name } = await tenantFixture();
     const result = await tidemark("source", "set", "--tenant", name, "--url", "ftp://example.test/feed", "--token", "has space secret", "--page-size", "5000");
     expect(result.code).toBe(1);
-    const error = errorLine(result);
+    const error = cliError(result);
     expect(error.code).toBe("validation_failed");
     expect(error.message).toContain("--url");
     expect(error.message).toContain("--token");
@@ -375,7 +336,7 @@ describe("tidemark source", () => {
 
     const credentials = await tidemark("source", "set", "--tenant", name, "--url", "https://user:pw@example.test/feed");
     expect(credentials.code).toBe(1);
-    expect(errorLine(credentials).message).toContain("user name or password");
+    expect(cliError(credentials).message).toContain("user name or password");
     const { rows } = await pool.query("SELECT count(*)::int AS n FROM sources s JOIN tenants t ON t.id = s.tenant_id WHERE t.slug = $1", [name]);
     expect(rows[0]).toEqual({ n: 0 });
   });
@@ -402,7 +363,7 @@ describe("tidemark usage and errors", () => {
     const result = await tidemark("tenant", "create", "--slug", "Not A Slug", "--rate", "fast");
     expect(result.code).toBe(1);
     expect(result.stdout).toBe("");
-    const error = errorLine(result);
+    const error = cliError(result);
     expect(error.code).toBe("validation_failed");
     expect(error.message).toContain("--slug: must be 1–63 lowercase letters");
     expect(error.message).toContain('--rate: must be a number (got "fast")');
@@ -411,10 +372,10 @@ describe("tidemark usage and errors", () => {
 
   it("an unreachable database exits 1 with an unavailable JSON error, and no stack", async () => {
     // Port 1 on the loopback: nothing listens there, so the connection is refused at once.
-    const result = await tidemarkWithEnv({ DATABASE_URL: "postgresql://postgres@127.0.0.1:1/tidemark" }, "tenant", "list");
+    const result = await runTidemark({ DATABASE_URL: "postgresql://postgres@127.0.0.1:1/tidemark" }, "tenant", "list");
     expect(result.code).toBe(1);
     expect(result.stdout).toBe("");
-    expect(errorLine(result).code).toBe("unavailable");
+    expect(cliError(result).code).toBe("unavailable");
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 

@@ -25,18 +25,21 @@
  *   carried by log lines written while it is handled.
  * - Every request is timed once, into http_request_duration_seconds by route
  *   template (server/http/routes.ts: a bounded label set), method and status.
+ * - Every answer, the fallback's included, carries the security headers
+ *   (server/http/security-headers.ts; HSTS only over TLS as TRUST_PROXY judges it).
  * - Nothing thrown reaches node:http: a handler's failure is answered by the
  *   one error mapping (server/lib/http.ts), never with a stack.
  */
 import http from "node:http";
-import { AppError } from "../errors.ts";
 import { errorReply, type HttpReply } from "../lib/http.ts";
 import { readIncomingWithLimit } from "../lib/body.ts";
 import { handleBatchWebhook, handleWebhook, type WebhookRequest } from "../ingest/webhook.ts";
 import { log } from "../log.ts";
 import { metrics } from "../metrics.ts";
 import { REQUEST_ID_HEADER, requestIdFrom, withRequestId } from "../lib/request-id.ts";
+import { hasMalformedPath, malformedPathError } from "./malformed-path.ts";
 import { routeTemplate } from "./routes.ts";
+import { requestCameOverTls, securityHeaders } from "./security-headers.ts";
 
 const PREFIX = "/api/webhooks/";
 const BATCH_SUFFIX = "/batch";
@@ -100,23 +103,11 @@ async function answer(request: http.IncomingMessage, response: http.ServerRespon
   send(request, response, reply);
 }
 
-/** True when the URL's path (the query aside) holds a percent-encoding that does not decode to UTF-8. */
-export function hasMalformedPath(url: string | undefined): boolean {
-  if (url === undefined || !url.includes("%")) return false;
-  const query = url.indexOf("?");
-  try {
-    decodeURIComponent(query === -1 ? url : url.slice(0, query));
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 /** A request listener: the webhook routes on the fast path, anything else to `fallback`. */
 export function withWebhookFastPath(fallback: RequestListener): RequestListener {
   return (request, response) => {
     if (hasMalformedPath(request.url)) {
-      send(request, response, errorReply(new AppError("bad_request", "the request path's percent-encoding is malformed")));
+      send(request, response, errorReply(malformedPathError()));
       return;
     }
     const route = webhookRoute(request.method, request.url);
@@ -154,8 +145,25 @@ export function withRequestTelemetry(listener: RequestListener): RequestListener
   };
 }
 
-export function createWebhookServer(fallback: RequestListener): http.Server {
-  const server = http.createServer(withRequestTelemetry(withWebhookFastPath(fallback)));
+/**
+ * `listener` with the security headers (server/http/security-headers.ts) set on every response before anyone
+ * answers it, so the fast path's answers, its 400s and whatever the fallback writes all carry them.
+ */
+export function withSecurityHeaders(listener: RequestListener, trustedHops: number): RequestListener {
+  return (request, response) => {
+    const overTls = requestCameOverTls("encrypted" in request.socket && request.socket.encrypted === true, request.headers["x-forwarded-proto"], trustedHops);
+    for (const [name, value] of securityHeaders(overTls)) response.setHeader(name, value);
+    listener(request, response);
+  };
+}
+
+export interface WebhookServerOptions {
+  /** TRUST_PROXY: how many proxies' X-Forwarded-Proto to believe for HSTS (0, the default: only the socket's own TLS). */
+  trustedHops: number;
+}
+
+export function createWebhookServer(fallback: RequestListener, options: WebhookServerOptions = { trustedHops: 0 }): http.Server {
+  const server = http.createServer(withRequestTelemetry(withSecurityHeaders(withWebhookFastPath(fallback), options.trustedHops)));
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   return server;
 }

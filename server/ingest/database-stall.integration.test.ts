@@ -18,16 +18,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestServer } from "../../test/http.ts";
-import { startTcpProxy } from "../../test/tcp-proxy.ts";
+import { routeThroughProxy } from "../../test/tcp-proxy.ts";
 
-const directUrl = process.env.DATABASE_URL;
-if (!directUrl) throw new Error("DATABASE_URL is unset: test/setup-integration.ts gives each file its database");
-const database = new URL(directUrl);
-const proxy = await startTcpProxy({ host: database.hostname, port: Number(database.port || 5432) });
-const viaProxy = new URL(directUrl);
-viaProxy.hostname = "127.0.0.1";
-viaProxy.port = String(proxy.port);
-process.env.DATABASE_URL = viaProxy.toString();
+const { proxy } = await routeThroughProxy("DATABASE_URL");
 const POOL_SIZE = 4;
 const MAX_WAITING = 4;
 process.env.DATABASE_POOL_SIZE = String(POOL_SIZE);

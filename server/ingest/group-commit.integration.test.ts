@@ -16,16 +16,9 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keepAliveClient, mapConcurrent, type Reply } from "../../test/http-client.ts";
 import type { TestServer } from "../../test/http.ts";
-import { startTcpProxy } from "../../test/tcp-proxy.ts";
+import { routeThroughProxy } from "../../test/tcp-proxy.ts";
 
-const directUrl = process.env.DATABASE_URL;
-if (!directUrl) throw new Error("DATABASE_URL is unset: test/setup-integration.ts gives each file its database");
-const database = new URL(directUrl);
-const proxy = await startTcpProxy({ host: database.hostname, port: Number(database.port || 5432) });
-const viaProxy = new URL(directUrl);
-viaProxy.hostname = "127.0.0.1";
-viaProxy.port = String(proxy.port);
-process.env.DATABASE_URL = viaProxy.toString();
+const { proxy, directUrl } = await routeThroughProxy("DATABASE_URL");
 process.env.WEBHOOK_GROUP_COMMIT_MS = "100";
 
 const { createTestTenant, itemEvent, newEventId, WEBHOOK_SERVERS, signedHeaders } = await import("../../test/webhooks.ts");

@@ -49,7 +49,9 @@ export class RetentionJob {
   private async round(): Promise<void> {
     try {
       const round = await runRetention({ ...this.options, shouldStop: () => this.stopping });
-      if (round && (round.eventsRemoved > 0 || round.tombstonesRemoved > 0)) log.info({ module: "retention", ...round }, "removed old events and tombstones");
+      if (round && (round.eventsRemoved > 0 || round.tombstonesRemoved > 0 || round.sessionsRemoved > 0)) {
+        log.info({ module: "retention", ...round }, "removed old events, tombstones and expired sessions");
+      }
     } catch (error) {
       logFailure("round", () => log.warn({ module: "retention", err: (error as Error).message }, "retention round failed; trying again next interval"));
     }

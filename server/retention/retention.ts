@@ -16,10 +16,13 @@
  *   that could still have read the older horizon has ended. An event whose source timestamp is
  *   older than the horizon is `stale` by rule (server/core/apply.ts): a late
  *   event cannot resurrect an item whose tombstone was forgotten.
+ * - Expired sessions are removed in the same batches (server/auth/session.ts:
+ *   purgeExpiredSessions), up to maxBatches per round; live ones never.
  * - One process runs a round at a time, across all processes: a session
  *   advisory lock, tried, never waited for.
  */
 import type pg from "pg";
+import { purgeExpiredSessions } from "../auth/session.ts";
 import { pool, statement } from "../db.ts";
 
 /** Arbitrary but fixed, beside the migration (…331), seed (…332) and claim (…333) locks. */
@@ -41,6 +44,7 @@ export const DEFAULT_RETENTION: RetentionOptions = { batchSize: 1_000, maxBatche
 export interface RetentionRound {
   eventsRemoved: number;
   tombstonesRemoved: number;
+  sessionsRemoved: number;
   /** Statements run (each one batch). */
   batches: number;
 }
@@ -88,15 +92,20 @@ DELETE FROM items WHERE (tenant_id, item_id) IN (
      FOR UPDATE SKIP LOCKED)`,
 );
 
-async function inBatches(client: pg.PoolClient, query: { name: string; text: string }, values: unknown[], options: RetentionOptions, round: RetentionRound) {
+/** Runs `removeBatch` (one statement, at most batchSize rows) until it removes less than a batch, or maxBatches. */
+async function inBatches(removeBatch: () => Promise<number>, options: RetentionOptions, round: RetentionRound): Promise<number> {
   let removed = 0;
   for (let batch = 0; batch < options.maxBatches && !options.shouldStop?.(); batch++) {
-    const result = await client.query({ name: query.name, text: query.text, values: [...values, options.batchSize] });
+    const count = await removeBatch();
     round.batches++;
-    removed += result.rowCount ?? 0;
-    if ((result.rowCount ?? 0) < options.batchSize) break;
+    removed += count;
+    if (count < options.batchSize) break;
   }
   return removed;
+}
+
+function batchOf(client: pg.PoolClient, query: { name: string; text: string }, values: unknown[], options: RetentionOptions) {
+  return async () => (await client.query({ name: query.name, text: query.text, values: [...values, options.batchSize] })).rowCount ?? 0;
 }
 
 /** One round over every tenant; null when another process is running one. */
@@ -107,7 +116,7 @@ export async function runRetention(options: RetentionOptions = DEFAULT_RETENTION
     const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [RETENTION_LOCK_KEY]);
     if (!rows[0]?.locked) return null;
     try {
-      const round: RetentionRound = { eventsRemoved: 0, tombstonesRemoved: 0, batches: 0 };
+      const round: RetentionRound = { eventsRemoved: 0, tombstonesRemoved: 0, sessionsRemoved: 0, batches: 0 };
       const tenants = await client.query<{ id: number; cutoff: Date; settled_horizon: Date | null }>({
         name: TENANT_CUTOFFS.name,
         text: TENANT_CUTOFFS.text,
@@ -115,13 +124,14 @@ export async function runRetention(options: RetentionOptions = DEFAULT_RETENTION
       });
       for (const tenant of tenants.rows) {
         if (options.shouldStop?.()) break;
-        round.eventsRemoved += await inBatches(client, REMOVE_EVENTS, [tenant.id, tenant.cutoff], options, round);
+        round.eventsRemoved += await inBatches(batchOf(client, REMOVE_EVENTS, [tenant.id, tenant.cutoff], options), options, round);
         await client.query({ name: RAISE_HORIZON.name, text: RAISE_HORIZON.text, values: [tenant.id, tenant.cutoff] });
         // Below the horizon read before this round's raise, and only once that one has settled.
         if (tenant.settled_horizon !== null) {
-          round.tombstonesRemoved += await inBatches(client, REMOVE_TOMBSTONES, [tenant.id, tenant.settled_horizon], options, round);
+          round.tombstonesRemoved += await inBatches(batchOf(client, REMOVE_TOMBSTONES, [tenant.id, tenant.settled_horizon], options), options, round);
         }
       }
+      round.sessionsRemoved = await inBatches(() => purgeExpiredSessions(options.batchSize), options, round);
       return round;
     } finally {
       await client.query("SELECT pg_advisory_unlock($1)", [RETENTION_LOCK_KEY]).catch(() => {

@@ -29,7 +29,7 @@ import { metrics } from "../metrics.ts";
 import { failEvent, giveBack as giveBackLease, lockOwnedEvents, markDone } from "./inbox.ts";
 import type { Claim } from "./scheduler.ts";
 import { resolveClaim } from "./thin.ts";
-import { isTransient, sqlState } from "./transient.ts";
+import { isTransient, sqlState, transientErrorText } from "./transient.ts";
 import type { Resolution } from "../thin/resolve.ts";
 
 export interface FailurePolicy {
@@ -120,7 +120,7 @@ async function processResolved(claim: Claim, resolved: ReadonlyMap<number, unkno
           continue;
         }
         const delay = fullJitterBackoff(attempt, RETRY_BASE_MS, RETRY_CAP_MS, policy.random);
-        await giveBack(claim, (error as Error).message, delay).catch((giveBackError: Error) =>
+        await giveBack(claim, transientErrorText(error), delay).catch((giveBackError: Error) =>
           // The lease will expire and the reaper will return the events; nothing is lost.
           log.warn({ module: "worker", err: giveBackError.message }, "could not give a batch back; its lease will expire"),
         );

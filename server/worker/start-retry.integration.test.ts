@@ -12,16 +12,9 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestServer } from "../../test/http.ts";
-import { startTcpProxy } from "../../test/tcp-proxy.ts";
+import { routeThroughProxy } from "../../test/tcp-proxy.ts";
 
-const directUrl = process.env.DATABASE_URL;
-if (!directUrl) throw new Error("DATABASE_URL is unset: test/setup-integration.ts gives each file its database");
-const database = new URL(directUrl);
-const proxy = await startTcpProxy({ host: database.hostname, port: Number(database.port || 5432) });
-const viaProxy = new URL(directUrl);
-viaProxy.hostname = "127.0.0.1";
-viaProxy.port = String(proxy.port);
-process.env.DATABASE_URL = viaProxy.toString();
+const { proxy, directUrl } = await routeThroughProxy("DATABASE_URL");
 process.env.WORKER_CONCURRENCY = "1";
 process.env.COLLECTOR_CONCURRENCY = "0";
 process.env.WORKER_POLL_MS = "100";

@@ -21,3 +21,11 @@ export function isTransient(error: unknown): boolean {
   const code = sqlState(error);
   return (code !== undefined && TRANSIENT_SQLSTATES.has(code)) || isDatabaseUnavailable(error);
 }
+
+/** How a batch given back after a transient error says so in last_error (explanations read it: server/explain/explain.ts). */
+export const TRANSIENT_ERROR_PREFIX = "transient error";
+
+/** The last_error a batch gets when it is given back after transient errors: the prefix, the SQLSTATE, the message. */
+export function transientErrorText(error: unknown): string {
+  return `${TRANSIENT_ERROR_PREFIX} (${sqlState(error) ?? "connection"}): ${error instanceof Error ? error.message : String(error)}`;
+}

@@ -1,5 +1,5 @@
 /**
- * One "process" of the stampede test (server/cache/cache.integration.test.ts):
+ * One process of the stampede experiment (stampede.ts: the cache test and the bench):
  * `readers` concurrent readers of `keys` hot keys for `durationMs`, through
  * Tidemark's cache ("ours") or a naive one (a plain GET, and on a miss a load
  * and a SET with the TTL: no jitter, no early refresh, no single flight), on
@@ -7,9 +7,9 @@
  * when done: its reads, and every load it made (key, time), so the parent
  * can count loads per key per expiry across processes.
  */
-import { Cache } from "../server/cache/cache.ts";
-import { keys } from "../server/keys.ts";
-import { closeStore, store } from "../server/redis.ts";
+import { Cache } from "./cache.ts";
+import { keys } from "../keys.ts";
+import { closeStore, store } from "../redis.ts";
 
 const [mode, keyCount, readers, durationMs, ttlMs, loadMs] = process.argv.slice(2).map((arg, i) => (i === 0 ? arg : Number(arg))) as [
   string,
