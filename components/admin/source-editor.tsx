@@ -50,7 +50,7 @@ function SourceForm({ slug, current, onDone }: { slug: string; current: SourceSt
   const refresh = async () => {
     await Promise.all([
       queryClient.invalidateQueries({ queryKey: trpc.sources.status.queryKey({ tenant: slug }) }),
-      queryClient.invalidateQueries({ queryKey: trpc.tenants.list.queryKey() }),
+      queryClient.invalidateQueries(trpc.tenants.pathFilter()),
     ]);
   };
   const onError = (error: unknown) => {

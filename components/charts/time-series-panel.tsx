@@ -3,10 +3,13 @@
  * A chart with its heading, legend and two ways out of the picture: a
  * "Table" toggle showing the very same numbers in an accessible table, and a
  * "CSV" button downloading them (ISO timestamp of each bucket's start, then
- * one column per series). Presentational: everything comes in as props.
+ * one column per series, then the previous period's when compared).
+ * Presentational: everything comes in as props.
  */
 import { useId, useState, type ReactNode } from "react";
 import { BUCKET_LABEL, formatBucket, type BucketName } from "../format.ts";
+import type { LimitBands } from "./bands.ts";
+import { previousLines, previousValues, type PreviousLine, type PreviousValues } from "./chart-rows.ts";
 import { toCsv, downloadText } from "./csv.ts";
 import { TimeSeriesChart, formatValue } from "./time-series-chart.tsx";
 import type { SeriesSpec, TimePoint, ValueUnit } from "./types.ts";
@@ -26,6 +29,10 @@ export interface TimeSeriesPanelProps<P extends TimePoint> {
   stale?: boolean;
   /** Shown instead of the chart when no series has a value. */
   emptyText?: string;
+  /** The previous period's points (compare mode), point i beside point i. */
+  previous?: readonly P[] | null;
+  /** A tenant's limits in this chart's buckets (the events chart). */
+  limits?: LimitBands | null;
 }
 
 export function TimeSeriesPanel<P extends TimePoint>({
@@ -39,15 +46,24 @@ export function TimeSeriesPanel<P extends TimePoint>({
   allowLogScale = false,
   stale = false,
   emptyText,
+  previous = null,
+  limits = null,
 }: TimeSeriesPanelProps<P>) {
   const headingId = useId();
   const [showTable, setShowTable] = useState(false);
   const [logScale, setLogScale] = useState(false);
   const hasValues = data.some((point) => series.some((spec) => (point[spec.key] as number | null) !== null && (point[spec.key] as number) !== 0));
 
+  const lines = previous ? previousLines(series) : [];
+  const before = previous ? previousValues(series, data.length, previous) : null;
+
   function downloadCsv() {
-    const header = ["timestamp", ...series.map((spec) => spec.csv)];
-    const rows = data.map((point) => [new Date(point.t).toISOString(), ...series.map((spec) => point[spec.key] as number | null)]);
+    const header = ["timestamp", ...series.map((spec) => spec.csv), ...lines.map((line) => line.dataKey.replace("previous:", "previous_"))];
+    const rows = data.map((point, i) => [
+      new Date(point.t).toISOString(),
+      ...series.map((spec) => point[spec.key] as number | null),
+      ...lines.map((line) => before?.[i]?.[line.dataKey] ?? null),
+    ]);
     downloadText(`${fileName}.csv`, toCsv(header, rows));
   }
 
@@ -73,22 +89,22 @@ export function TimeSeriesPanel<P extends TimePoint>({
 
       <div className="chart-body" data-placeholder={stale}>
         {showTable ? (
-          <SeriesTable title={title} data={data} series={series} bucket={bucket} unit={unit} />
+          <SeriesTable title={title} data={data} series={series} bucket={bucket} unit={unit} lines={lines} previous={before} />
         ) : !hasValues && emptyText ? (
           <div className="state muted small" style={{ height: "100%", display: "grid", placeItems: "center" }}>
             {emptyText}
           </div>
         ) : (
-          <TimeSeriesChart data={data} series={series} bucket={bucket} unit={unit} logScale={logScale} label={title} />
+          <TimeSeriesChart data={data} series={series} bucket={bucket} unit={unit} logScale={logScale} label={title} previous={previous} limits={limits} />
         )}
       </div>
 
-      <Legend series={series} />
+      <Legend series={series} compared={lines.length > 0} />
     </section>
   );
 }
 
-function Legend<P>({ series }: { series: readonly SeriesSpec<P>[] }) {
+function Legend<P>({ series, compared }: { series: readonly SeriesSpec<P>[]; compared: boolean }) {
   const groups: { label: string | undefined; items: SeriesSpec<P>[] }[] = [];
   for (const spec of series) {
     const last = groups[groups.length - 1];
@@ -111,6 +127,14 @@ function Legend<P>({ series }: { series: readonly SeriesSpec<P>[] }) {
           ))}
         </div>
       ))}
+      {compared ? (
+        <div className="legend-group">
+          <span className="legend-item">
+            <span className="swatch dashed" style={{ color: "var(--chart-axis)" }} />
+            Dashed: previous period
+          </span>
+        </div>
+      ) : null}
     </div>
   );
 }
@@ -121,12 +145,16 @@ function SeriesTable<P extends TimePoint>({
   series,
   bucket,
   unit,
+  lines,
+  previous,
 }: {
   title: string;
   data: readonly P[];
   series: readonly SeriesSpec<P>[];
   bucket: BucketName;
   unit: ValueUnit;
+  lines: readonly PreviousLine[];
+  previous: PreviousValues[] | null;
 }) {
   const grouped = series.some((spec) => spec.group);
   const groups: { label: string; span: number }[] = [];
@@ -162,10 +190,15 @@ function SeriesTable<P extends TimePoint>({
                 {spec.label}
               </th>
             ))}
+            {lines.map((line) => (
+              <th key={line.dataKey} scope="col" className="num">
+                {line.label}
+              </th>
+            ))}
           </tr>
         </thead>
         <tbody>
-          {data.map((point) => (
+          {data.map((point, i) => (
             <tr key={point.t}>
               <th scope="row" className="nowrap">
                 <time dateTime={new Date(point.t).toISOString()}>{formatBucket(point.t, bucket)}</time>
@@ -173,6 +206,11 @@ function SeriesTable<P extends TimePoint>({
               {series.map((spec) => (
                 <td key={spec.key} className="num">
                   {formatValue(point[spec.key] as number | null, unit)}
+                </td>
+              ))}
+              {lines.map((line) => (
+                <td key={line.dataKey} className="num">
+                  {formatValue(previous?.[i]?.[line.dataKey] ?? null, unit)}
                 </td>
               ))}
             </tr>

@@ -3,7 +3,10 @@
  * A tenant's series for a moving window ("the last 24 hours"), refreshed
  * every few seconds while the tab is visible.
  *
- * The query key is (tenant, range), never the window's instants: from/to
+ * With `compare`, the answer also holds the previous period (the same
+ * window shifted back by its length), read server-side from the rollups.
+ *
+ * The query key is (tenant, range, compare), never the window's instants: from/to
  * are computed inside the query function at each fetch, so the key does not
  * change with the clock (no cache entry per tick, no refetch storm), and
  * the server aligns the window to whole buckets and reports it back. While
@@ -30,15 +33,15 @@ export function parseRange(value: string | null): RangeKey {
 
 export const LIVE_REFRESH_MS = 5_000;
 
-export function useTenantSeries(tenant: string, range: RangeKey, enabled = true) {
+export function useTenantSeries(tenant: string, range: RangeKey, enabled = true, compare = false) {
   const trpc = useTRPC();
   const client = useTRPCClient();
   return useQuery({
     // Shaped like tRPC's own keys, so invalidating trpc.stats.series.pathFilter() reaches it.
-    queryKey: [...trpc.stats.series.pathKey(), { input: { tenant, range }, type: "query" }] as const,
+    queryKey: [...trpc.stats.series.pathKey(), { input: { tenant, range, compare }, type: "query" }] as const,
     queryFn: ({ signal }) => {
       const to = new Date();
-      return client.stats.series.query({ tenant, from: new Date(to.getTime() - RANGES[range].ms), to }, { signal });
+      return client.stats.series.query({ tenant, from: new Date(to.getTime() - RANGES[range].ms), to, compare }, { signal });
     },
     enabled,
     refetchInterval: LIVE_REFRESH_MS,

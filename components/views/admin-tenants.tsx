@@ -1,13 +1,14 @@
 "use client";
 /**
- * Tenant administration: the list, "Create tenant", and per tenant "Edit
+ * Tenant administration: the list (a page at a time, most urgent first,
+ * searchable: tenant-pager.tsx), "Create tenant", and per tenant "Edit
  * quotas", "Rotate secret" and "Source" (pull mode: set, pause, resume,
  * remove). A new secret (on creation or rotation) is
  * shown once, in one box at the top, until dismissed; it is never fetched
  * again. Inputs are checked here as the server will check them, and the
  * server's own objections are shown beside the field they concern.
  */
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
 import { QuotaFields } from "../admin/quota-fields.tsx";
@@ -20,6 +21,7 @@ import { EditorPanel } from "../ui/editor-panel.tsx";
 import { Field } from "../ui/field.tsx";
 import { SecretBox } from "../ui/secret-box.tsx";
 import { ErrorState, FormError, LiveMessage, Skeleton } from "../ui/states.tsx";
+import { TenantPager, TenantSearch, useTenantPage } from "./tenant-pager.tsx";
 import {
   DEFAULT_QUOTA_INPUTS,
   parseGraceHours,
@@ -40,11 +42,11 @@ interface Revealed {
   previousValidUntil?: Date;
 }
 
-type Open = { slug: string; panel: "quotas" | "rotate" | "source"; opener: HTMLElement | null } | null;
+type Open = { slug: string; tenant: ListedTenant; panel: "quotas" | "rotate" | "source"; opener: HTMLElement | null } | null;
 
 export function AdminTenantsView() {
-  const trpc = useTRPC();
-  const tenants = useQuery(trpc.tenants.list.queryOptions());
+  const paging = useTenantPage();
+  const tenants = paging.query;
   const [revealed, setRevealed] = useState<Revealed | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const [open, setOpen] = useState<Open>(null);
@@ -80,19 +82,20 @@ export function AdminTenantsView() {
 
         <section className="stack" aria-labelledby="all-tenants-heading" style={{ gap: 8 }}>
           <h2 id="all-tenants-heading">All tenants</h2>
+          <TenantSearch state={paging} />
           {tenants.isPending ? (
             <Skeleton height={160} />
           ) : tenants.isError ? (
             <ErrorState error={tenants.error} onRetry={() => void tenants.refetch()} />
-          ) : tenants.data.length === 0 ? (
-            <p className="panel muted">No tenants yet. Create the first one above.</p>
+          ) : tenants.data.total === 0 ? (
+            <p className="panel muted">{paging.search.value ? `No tenants match “${paging.search.value}”.` : "No tenants yet. Create the first one above."}</p>
           ) : (
             <>
               {open ? (
                 <EditorPanel key={`${open.slug}-${open.panel}`} id="tenant-editor" returnFocusTo={open.opener} onClose={() => setOpen(null)}>
                   {open.panel === "quotas" ? (
                     <EditQuotas
-                      tenant={tenants.data.find((t) => t.slug === open.slug) as ListedTenant}
+                      tenant={open.tenant}
                       onDone={(saved) => {
                         const slug = open.slug;
                         setOpen(null);
@@ -122,9 +125,10 @@ export function AdminTenantsView() {
                   )}
                 </EditorPanel>
               ) : null}
-              <div className="table-scroll">
+              <TenantPager state={paging} />
+              <div className="table-scroll" style={tenants.isPlaceholderData ? { opacity: 0.6 } : undefined}>
                 <table className="data">
-                  <caption className="visually-hidden">All tenants and their quotas</caption>
+                  <caption className="visually-hidden">Tenants and their quotas, most urgent first</caption>
                   <thead>
                     <tr>
                       <th scope="col">Slug</th>
@@ -152,7 +156,7 @@ export function AdminTenantsView() {
                     </tr>
                   </thead>
                   <tbody>
-                    {tenants.data.map((tenant) => {
+                    {tenants.data.tenants.map((tenant) => {
                       const isOpen = open?.slug === tenant.slug ? open.panel : null;
                       return (
                         <tr key={tenant.id} className={isOpen ? "expanded" : undefined}>
@@ -181,7 +185,9 @@ export function AdminTenantsView() {
                                 className="small"
                                 aria-expanded={isOpen === "quotas"}
                                 aria-controls={isOpen === "quotas" ? "tenant-editor" : undefined}
-                                onClick={(event) => setOpen(isOpen === "quotas" ? null : { slug: tenant.slug, panel: "quotas", opener: event.currentTarget })}
+                                onClick={(event) =>
+                                  setOpen(isOpen === "quotas" ? null : { slug: tenant.slug, tenant, panel: "quotas", opener: event.currentTarget })
+                                }
                               >
                                 Edit quotas
                               </button>
@@ -190,7 +196,9 @@ export function AdminTenantsView() {
                                 className="small"
                                 aria-expanded={isOpen === "rotate"}
                                 aria-controls={isOpen === "rotate" ? "tenant-editor" : undefined}
-                                onClick={(event) => setOpen(isOpen === "rotate" ? null : { slug: tenant.slug, panel: "rotate", opener: event.currentTarget })}
+                                onClick={(event) =>
+                                  setOpen(isOpen === "rotate" ? null : { slug: tenant.slug, tenant, panel: "rotate", opener: event.currentTarget })
+                                }
                               >
                                 Rotate secret
                               </button>
@@ -199,7 +207,9 @@ export function AdminTenantsView() {
                                 className="small"
                                 aria-expanded={isOpen === "source"}
                                 aria-controls={isOpen === "source" ? "tenant-editor" : undefined}
-                                onClick={(event) => setOpen(isOpen === "source" ? null : { slug: tenant.slug, panel: "source", opener: event.currentTarget })}
+                                onClick={(event) =>
+                                  setOpen(isOpen === "source" ? null : { slug: tenant.slug, tenant, panel: "source", opener: event.currentTarget })
+                                }
                               >
                                 Source
                               </button>
@@ -237,7 +247,7 @@ function CreateTenant({ onCreated }: { onCreated: (slug: string, secret: string)
         setQuotas(DEFAULT_QUOTA_INPUTS);
         setErrors({});
         onCreated(tenant.slug, secret);
-        await queryClient.invalidateQueries({ queryKey: trpc.tenants.list.queryKey() });
+        await queryClient.invalidateQueries(trpc.tenants.pathFilter());
       },
       onError: (error) => {
         const fields = fieldErrors(error);
@@ -321,8 +331,8 @@ function EditQuotas({ tenant, onDone }: { tenant: ListedTenant; onDone: (saved: 
     trpc.admin.updateQuotas.mutationOptions({
       onSuccess: async () => {
         await Promise.all([
-          queryClient.invalidateQueries({ queryKey: trpc.tenants.list.queryKey() }),
-          queryClient.invalidateQueries({ queryKey: trpc.tenants.get.queryKey({ tenant: tenant.slug }) }),
+          // Every tenants.* query: the list, its pages, and this tenant's own.
+          queryClient.invalidateQueries(trpc.tenants.pathFilter()),
         ]);
         onDone(true);
       },

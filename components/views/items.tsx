@@ -7,10 +7,9 @@
  */
 import { keepPreviousData, useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
-import { useEffect, useId, useRef, useState } from "react";
+import { useId } from "react";
 import { formatCount, formatDateTime, formatPrecise } from "../format.ts";
-import { useDebouncedValue } from "../hooks/use-debounced-value.ts";
-import { useUrlState } from "../hooks/use-url-state.ts";
+import { useUrlSearch } from "../hooks/use-url-search.ts";
 import { useTRPC } from "../trpc.ts";
 import { Badge } from "../ui/badges.tsx";
 import { ErrorState, Skeleton, describeError } from "../ui/states.tsx";
@@ -26,27 +25,9 @@ export function itemHref(slug: string, itemId: string): string {
 export function ItemsView({ slug }: { slug: string }) {
   const trpc = useTRPC();
   const searchId = useId();
-  const { params, set } = useUrlState();
-  const q = params.get("q") ?? "";
-  const showDeleted = params.get("deleted") === "1";
-
   // The box is local state (typing stays instant); the URL follows 300 ms after the last keystroke.
-  const [text, setText] = useState(q);
-  const debounced = useDebouncedValue(text.trim(), 300);
-  const pushed = useRef(q);
-  useEffect(() => {
-    if (debounced !== pushed.current) {
-      pushed.current = debounced;
-      set({ q: debounced });
-    }
-  }, [debounced, set]);
-  useEffect(() => {
-    // The URL changed from outside (back button, a link): show its search.
-    if (q !== pushed.current) {
-      pushed.current = q;
-      setText(q);
-    }
-  }, [q]);
+  const { text, setText, value: q, params, set } = useUrlSearch("q");
+  const showDeleted = params.get("deleted") === "1";
 
   const valid = ZTenantSlug.safeParse(slug).success;
   const items = useInfiniteQuery({

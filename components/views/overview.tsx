@@ -1,30 +1,26 @@
 "use client";
 /**
- * The overview: every tenant the user may see, with its last hour of
- * throughput, backlog, p95 latency and health (and its source's state, for
- * tenants that pull), refreshed every 10 s (paused
+ * The overview: the tenants the user may see, a page at a time and most
+ * urgent first (tenant-pager.tsx; searchable by slug or name), each with its
+ * last hour of throughput, backlog, p95 latency and health (and its source's
+ * state, for tenants that pull), refreshed every 10 s (paused
  * while the tab is hidden; the previous figures stay on screen meanwhile).
  */
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { Sparkline } from "../charts/sparkline.tsx";
 import { formatAge, formatCount, formatMs, formatTimeOfDay } from "../format.ts";
-import { useTRPC } from "../trpc.ts";
 import { HealthPill, SourceBadge } from "../ui/badges.tsx";
 import { EmptyState, ErrorState, Skeleton } from "../ui/states.tsx";
 import { FairnessPanel } from "./fairness-panel.tsx";
 import { AlertBanner } from "../alerts/alert-banner.tsx";
+import { TenantPager, TenantSearch, useTenantPage } from "./tenant-pager.tsx";
 
 const REFRESH_MS = 10_000;
 
 export function OverviewView({ isAdmin }: { isAdmin: boolean }) {
-  const trpc = useTRPC();
-  const tenants = useQuery({
-    ...trpc.tenants.list.queryOptions(),
-    refetchInterval: REFRESH_MS,
-    refetchIntervalInBackground: false,
-    placeholderData: keepPreviousData,
-  });
+  const paging = useTenantPage({ refetchInterval: REFRESH_MS });
+  const tenants = paging.query;
+  const searching = paging.search.value !== "";
 
   return (
     <>
@@ -33,7 +29,7 @@ export function OverviewView({ isAdmin }: { isAdmin: boolean }) {
           <h1>Overview</h1>
           <p className="muted small" aria-live="off">
             {tenants.data
-              ? `${formatCount(tenants.data.length)} tenant${tenants.data.length === 1 ? "" : "s"} · refreshes every 10 s · updated ${formatTimeOfDay(tenants.dataUpdatedAt, true)}`
+              ? `${formatCount(tenants.data.total)} tenant${tenants.data.total === 1 ? "" : "s"}${searching ? " found" : ""}, most urgent first · refreshes every 10 s · updated ${formatTimeOfDay(tenants.dataUpdatedAt, true)}`
               : "Refreshes every 10 s"}
           </p>
         </div>
@@ -44,6 +40,8 @@ export function OverviewView({ isAdmin }: { isAdmin: boolean }) {
         ) : null}
       </div>
       <AlertBanner />
+
+      {tenants.data?.total !== 0 || searching ? <TenantSearch state={paging} /> : null}
 
       {tenants.isPending ? (
         <ul className="tenant-grid" aria-busy="true" aria-label="Loading tenants">
@@ -57,7 +55,11 @@ export function OverviewView({ isAdmin }: { isAdmin: boolean }) {
         </ul>
       ) : tenants.isError && !tenants.data ? (
         <ErrorState error={tenants.error} onRetry={() => void tenants.refetch()} />
-      ) : tenants.data.length === 0 ? (
+      ) : tenants.data.total === 0 && searching ? (
+        <EmptyState title={`No tenants match “${paging.search.value}”`}>
+          <p className="muted">The search matches any part of a tenant&apos;s slug or name, in any case.</p>
+        </EmptyState>
+      ) : tenants.data.total === 0 ? (
         <EmptyState title="No tenants yet">
           {isAdmin ? (
             <p>
@@ -74,8 +76,9 @@ export function OverviewView({ isAdmin }: { isAdmin: boolean }) {
               Refresh failed; showing figures from {formatTimeOfDay(tenants.dataUpdatedAt, true)}.
             </p>
           ) : null}
-          <ul className="tenant-grid" aria-label="Tenants">
-            {tenants.data.map((tenant) => {
+          <TenantPager state={paging} />
+          <ul className="tenant-grid" aria-label="Tenants" style={tenants.isPlaceholderData ? { opacity: 0.6 } : undefined}>
+            {tenants.data.tenants.map((tenant) => {
               const o = tenant.overview;
               const processed = o ? o.throughput.reduce((sum, n) => sum + n, 0) : 0;
               const peak = o ? Math.max(0, ...o.throughput) : 0;
@@ -139,7 +142,7 @@ export function OverviewView({ isAdmin }: { isAdmin: boolean }) {
               );
             })}
           </ul>
-          {tenants.data.length > 1 ? <FairnessPanel /> : null}
+          {tenants.data.total > 1 && !searching ? <FairnessPanel /> : null}
         </>
       )}
     </>

@@ -5,11 +5,14 @@
  * charts (events received, outcomes, latency, backlog), refreshed every 5 s
  * while the tab is visible. The range lives in the URL (?range=…), so a view
  * can be shared; the totals state the exact, bucket-aligned range the server
- * counted over.
+ * counted over. "Compare" (?compare=1) adds the previous period to every
+ * chart as dashed lines; the events chart carries the tenant's rate limit
+ * and daily quota (bands.ts), and the bucket still filling is drawn partial.
  */
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useSyncExternalStore } from "react";
+import { limitBands, type TenantLimits } from "../charts/bands.ts";
 import { TimeSeriesPanel } from "../charts/time-series-panel.tsx";
 import { BACKLOG_SERIES, LATENCY_SERIES, OUTCOME_SERIES, RECEIVED_SERIES, type SeriesPoint } from "../charts/tenant-series.ts";
 import { BUCKET_LABEL, formatAge, formatCount, formatDateTime, formatDecimal, formatMs, formatTimeOfDay, timeZoneLabel } from "../format.ts";
@@ -36,10 +39,11 @@ export function TenantView({ slug, isAdmin }: { slug: string; isAdmin: boolean }
   const trpc = useTRPC();
   const { params, set } = useUrlState();
   const range = parseRange(params.get("range"));
+  const compare = params.get("compare") === "1";
   const valid = ZTenantSlug.safeParse(slug).success;
 
   const tenant = useQuery({ ...trpc.tenants.get.queryOptions({ tenant: slug }), enabled: valid });
-  const series = useTenantSeries(slug, range, valid);
+  const series = useTenantSeries(slug, range, valid, compare);
   const backlog = useQuery({
     ...trpc.stats.backlog.queryOptions({ tenant: slug }),
     enabled: valid,
@@ -93,6 +97,10 @@ export function TenantView({ slug, isAdmin }: { slug: string; isAdmin: boolean }
             </label>
           ))}
         </fieldset>
+        <label className="check" title="Draw the period before this range as dashed lines">
+          <input type="checkbox" checked={compare} onChange={(event) => set({ compare: event.target.checked ? "1" : null })} />
+          Compare with previous {RANGES[range].label}
+        </label>
         <span className="live-dot" data-fetching={series.isFetching}>
           {series.isPlaceholderData
             ? `Loading the last ${RANGES[range].label}…`
@@ -137,7 +145,7 @@ export function TenantView({ slug, isAdmin }: { slug: string; isAdmin: boolean }
           isEmpty(series.data.points) ? (
             <NoEvents slug={slug} range={range} />
           ) : (
-            <Charts slug={slug} range={range} series={series.data} stale={series.isPlaceholderData} />
+            <Charts slug={slug} range={range} series={series.data} stale={series.isPlaceholderData} limits={tenant.data ?? null} />
           )
         ) : null}
       </div>
@@ -279,15 +287,36 @@ function LiveBacklog({
 
 const BUCKET_PER = { "1m": "minute", "5m": "5 minutes", "1h": "hour", "1d": "day" } as const;
 
-function Charts({ slug, range, series, stale }: { slug: string; range: RangeKey; series: SeriesData; stale: boolean }) {
+function Charts({ slug, range, series, stale, limits }: { slug: string; range: RangeKey; series: SeriesData; stale: boolean; limits: TenantLimits | null }) {
   const per = BUCKET_PER[series.bucket];
+  const previous = series.previous?.points ?? null;
+  const bands = limits
+    ? limitBands(
+        limits,
+        series.bucket,
+        series.points.map((p) => ({ t: p.t, received: p.receivedCreated + p.receivedUpdated + p.receivedDeleted })),
+      )
+    : null;
   const file = (chart: string) => `${slug}-${chart}-${range}-${new Date(series.from).toISOString().slice(0, 16).replace(":", "")}`;
   return (
     <div className="charts">
       <TimeSeriesPanel
         title="Events received"
-        description={`Events stored from webhooks and the source, by type, per ${per}.`}
+        description={
+          <>
+            Events stored from webhooks and the source, by type, per {per}.
+            {bands ? (
+              <>
+                {" "}
+                Band: the rate limit, {formatCount(bands.rate.sustained)}–{formatCount(bands.rate.withBurst)} per {per} (with one burst)
+                {limits && limits.dailyQuota !== null ? `; daily quota ${formatCount(limits.dailyQuota)} (UTC day)` : ""}.
+              </>
+            ) : null}
+          </>
+        }
         data={series.points}
+        previous={previous}
+        limits={bands}
         series={RECEIVED_SERIES}
         bucket={series.bucket}
         unit="count"
@@ -299,6 +328,7 @@ function Charts({ slug, range, series, stale }: { slug: string; range: RangeKey;
         title="Outcomes"
         description="Filled: what processing did with stored events. Dashed: webhook deliveries answered without storing anything."
         data={series.points}
+        previous={previous}
         series={OUTCOME_SERIES}
         bucket={series.bucket}
         unit="count"
@@ -310,6 +340,7 @@ function Charts({ slug, range, series, stale }: { slug: string; range: RangeKey;
         title="Latency"
         description="Received → processed, in ms; gaps where nothing was processed."
         data={series.points}
+        previous={previous}
         series={LATENCY_SERIES}
         bucket={series.bucket}
         unit="ms"
@@ -322,6 +353,7 @@ function Charts({ slug, range, series, stale }: { slug: string; range: RangeKey;
         title="Backlog"
         description={`Highest number of pending events sampled per ${per}; gaps where no sample was taken.`}
         data={series.points}
+        previous={previous}
         series={BACKLOG_SERIES}
         bucket={series.bucket}
         unit="count"

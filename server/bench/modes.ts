@@ -31,7 +31,7 @@ export const MODES: readonly ModeEntry[] = [
   },
   {
     name: "dashboard",
-    summary: "the tenant page's series over 30 days of history, in-process and over HTTP",
+    summary: "the tenant page's series over 30 days of history, in-process and over HTTP; the overview's first data with 10,000 tenants",
     load: async () => (await import("./mode-dashboard.ts")).dashboard,
   },
   {

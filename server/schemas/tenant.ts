@@ -9,6 +9,7 @@
  * node: built-ins), so browser bundles may import it.
  */
 import { z } from "zod";
+import { ZStorableText } from "./text.ts";
 
 /** What a slug is, in words: the server's message and the forms' hint. */
 export const SLUG_RULE = "1–63 lowercase letters, digits or dashes, not starting or ending with a dash";
@@ -71,3 +72,16 @@ export const DEFAULT_ROTATION_GRACE_HOURS = 24;
 export const MAX_ROTATION_GRACE_HOURS = 24 * 30;
 
 export const ZGraceHours = z.number().min(0, "must be 0 or more").max(MAX_ROTATION_GRACE_HOURS, `must be at most ${MAX_ROTATION_GRACE_HOURS} (30 days)`);
+
+/** The most tenants one page of the overview or the tenant list holds. */
+export const MAX_TENANT_PAGE_SIZE = 100;
+export const DEFAULT_TENANT_PAGE_SIZE = 24;
+export const TENANT_SEARCH_MAX_LENGTH = 100;
+
+/** One page of the tenants a user may see, most urgent first: `search` (slug or name, any case) narrows them, `offset` skips that many. */
+export const ZTenantPageInput = z.object({
+  search: ZStorableText(TENANT_SEARCH_MAX_LENGTH).optional(),
+  offset: z.number().int().min(0).max(1_000_000).default(0),
+  limit: z.number().int().min(1).max(MAX_TENANT_PAGE_SIZE).default(DEFAULT_TENANT_PAGE_SIZE),
+});
+export type TTenantPageInput = z.infer<typeof ZTenantPageInput>;

@@ -30,7 +30,10 @@ const LATENCY_WINDOW_MINUTES = 15;
 /** A backlog whose oldest event waited longer than this is a warning; ten times it, a failure. */
 const SLOW_BACKLOG_MS = 30_000;
 
-export function judgeHealth(o: Pick<TenantOverview, "pending" | "dead" | "oldestPendingAgeMs" | "rateLimitedLastHour" | "throughput">): {
+/** What the verdict is judged from: the backlog and the last hour's rollups. */
+export type HealthInputs = Pick<TenantOverview, "pending" | "dead" | "oldestPendingAgeMs" | "rateLimitedLastHour"> & { processedLastHour: number };
+
+export function judgeHealth(o: HealthInputs): {
   health: HealthVerdict;
   reason: string;
 } {
@@ -39,15 +42,21 @@ export function judgeHealth(o: Pick<TenantOverview, "pending" | "dead" | "oldest
   if (o.dead > 0) return { health: "bad", reason: `${o.dead} dead event${o.dead === 1 ? "" : "s"} to replay` };
   if (age > SLOW_BACKLOG_MS) return { health: "warn", reason: `oldest pending event waited ${Math.round(age / 1000)} s` };
   if (o.rateLimitedLastHour > 0) return { health: "warn", reason: `${o.rateLimitedLastHour} events rate-limited in the last hour` };
-  if (o.pending === 0 && o.throughput.every((n) => n === 0)) return { health: "idle", reason: "no events in the last hour" };
+  if (o.pending === 0 && o.processedLastHour === 0) return { health: "idle", reason: "no events in the last hour" };
   return { health: "ok", reason: "processing normally" };
+}
+
+const minuteMs = 60_000;
+
+/** The start of "the last hour" the overview counts over: the current minute and the 59 before it. */
+export function lastHourFrom(now: number): number {
+  return Math.floor(now / minuteMs) * minuteMs - (SPARK_MINUTES - 1) * minuteMs;
 }
 
 export async function getOverview(tenantIds: number[]): Promise<Map<number, TenantOverview>> {
   if (tenantIds.length === 0) return new Map();
-  const minuteMs = 60_000;
   const now = Date.now();
-  const sparkFrom = Math.floor(now / minuteMs) * minuteMs - (SPARK_MINUTES - 1) * minuteMs;
+  const sparkFrom = lastHourFrom(now);
 
   const [counts, bins, backlog] = await Promise.all([
     sql<{ tenant_id: number; t: number; processed: number; rate_limited: number }>(
@@ -84,7 +93,7 @@ export async function getOverview(tenantIds: number[]): Promise<Map<number, Tena
     }
     const tenantBins = (binsByTenant.get(tenantId) ?? []).map((bin): [number, number] => [bin.bin, bin.count]);
     const base = { pending: row.pending, dead: row.dead, oldestPendingAgeMs: row.oldestPendingAgeMs, rateLimitedLastHour, throughput };
-    const { health, reason } = judgeHealth(base);
+    const { health, reason } = judgeHealth({ ...base, processedLastHour: throughput.reduce((sum, n) => sum + n, 0) });
     result.set(tenantId, { tenantId, ...base, p95Ms: quantile(tenantBins, 0.95), health, healthReason: reason });
   }
   return result;

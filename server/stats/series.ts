@@ -9,6 +9,12 @@
  * empty ones as zeros; totals are over exactly the returned range, which is
  * reported back, so they can be checked against the events table.
  *
+ * Each point says whether its bucket is still filling (`partial`: it ends
+ * after now, on the server's clock), so a chart can draw it as such. Asked
+ * to compare (`compare: true`), the answer also holds the previous period:
+ * the same range shifted back by its own (bucket-aligned) length, read the
+ * same way, point i of it lining up with point i of the range.
+ *
  * Closed stretches come from the shared cache (server/cache): the range is
  * cut into aligned chunks, and a chunk that ends before the tenant's oldest
  * unfinished event (and a couple of minutes before now) can no longer change
@@ -18,13 +24,14 @@
  */
 import { z } from "zod";
 import { Cache } from "../cache/cache.ts";
+import { BUCKETS, type BucketName } from "../schemas/buckets.ts";
 import { pool, sql } from "../db.ts";
 import { oldestUnfinishedReceivedAt } from "./backlog.ts";
+import { bucketGrid, previousPeriod } from "./bucket-grid.ts";
 import { quantile, type Bins } from "./latency-sketch.ts";
 import { ROLLUP_COUNTERS, type RollupCounter } from "./rollups.ts";
 
-export const BUCKETS = { "1m": 60, "5m": 300, "1h": 3_600, "1d": 86_400 } as const;
-export type BucketName = keyof typeof BUCKETS;
+export { BUCKETS, type BucketName };
 
 const HOUR = 3_600_000;
 export const MAX_RANGE_MS = 400 * 24 * HOUR;
@@ -43,20 +50,29 @@ export function pointCount(fromMs: number, toMs: number, bucket: BucketName): nu
   return Math.ceil(toMs / widthMs) - Math.floor(fromMs / widthMs);
 }
 
-export const ZSeriesRange = z
-  .object({
-    from: ZSeriesDate,
-    to: ZSeriesDate,
-    bucket: z.enum(Object.keys(BUCKETS) as [BucketName, ...BucketName[]]).optional(),
-  })
-  .refine((range) => range.from < range.to, { message: "from must be before to", path: ["from"] })
-  .refine((range) => range.to.getTime() - range.from.getTime() <= MAX_RANGE_MS, { message: "a range may span at most 400 days", path: ["from"] })
-  // One request must not make the server build (and send) millions of points.
-  .refine((range) => range.bucket === undefined || pointCount(range.from.getTime(), range.to.getTime(), range.bucket) <= MAX_SERIES_POINTS, {
-    message: `a series may have at most ${MAX_SERIES_POINTS.toLocaleString("en-US")} points: choose a larger bucket or a shorter range`,
-    path: ["bucket"],
-  });
+const rangeShape = {
+  from: ZSeriesDate,
+  to: ZSeriesDate,
+  bucket: z.enum(Object.keys(BUCKETS) as [BucketName, ...BucketName[]]).optional(),
+};
+
+/** The rules every range obeys, whatever else its object holds. */
+const withRangeRules = <S extends z.ZodType<{ from: Date; to: Date; bucket?: BucketName | undefined }>>(schema: S) =>
+  schema
+    .refine((range) => range.from < range.to, { message: "from must be before to", path: ["from"] })
+    .refine((range) => range.to.getTime() - range.from.getTime() <= MAX_RANGE_MS, { message: "a range may span at most 400 days", path: ["from"] })
+    // One request must not make the server build (and send) millions of points.
+    .refine((range) => range.bucket === undefined || pointCount(range.from.getTime(), range.to.getTime(), range.bucket) <= MAX_SERIES_POINTS, {
+      message: `a series may have at most ${MAX_SERIES_POINTS.toLocaleString("en-US")} points: choose a larger bucket or a shorter range`,
+      path: ["bucket"],
+    });
+
+export const ZSeriesRange = withRangeRules(z.object(rangeShape));
 export type TSeriesRange = z.infer<typeof ZSeriesRange>;
+
+/** stats.series' input: a range, and whether to add the previous period beside it. */
+export const ZSeriesQuery = withRangeRules(z.object({ ...rangeShape, compare: z.boolean().optional() }));
+export type TSeriesQuery = z.infer<typeof ZSeriesQuery>;
 
 export function chooseBucket(fromMs: number, toMs: number): BucketName {
   const span = toMs - fromMs;
@@ -80,9 +96,11 @@ export type SeriesPoint = Record<ChartCounter, number> & {
   /** Highest backlog sampled in the bucket; null where no sample was taken. */
   backlog: number | null;
   oldestPendingAgeMs: number | null;
+  /** The bucket is still filling: it ends after the moment the series was read. */
+  partial: boolean;
 };
 
-export type SeriesTotals = Omit<SeriesPoint, "t" | "p50" | "p95" | "p99" | "backlog" | "oldestPendingAgeMs"> & {
+export type SeriesTotals = Omit<SeriesPoint, "t" | "p50" | "p95" | "p99" | "backlog" | "oldestPendingAgeMs" | "partial"> & {
   p50: number | null;
   p95: number | null;
   p99: number | null;
@@ -95,6 +113,9 @@ export interface Series {
   points: SeriesPoint[];
   totals: SeriesTotals;
 }
+
+/** A series with, when asked for, the previous period: [from − (to − from), from), as many points, in the same buckets. */
+export type ComparedSeries = Series & { previous: Series | null };
 
 const COUNTS = `
 SELECT floor(extract(epoch FROM bucket) / $4)::bigint * $4 * 1000 AS t,
@@ -194,11 +215,26 @@ export async function invalidateSeries(tenantId: number, moments: readonly Date[
   for (const id of ids) await closedChunks.invalidate(id);
 }
 
-export async function getSeries(tenantId: number, range: TSeriesRange): Promise<Series> {
+/** The range widened to whole buckets of its bucket (chosen from its span when not given). */
+export function alignRange(range: TSeriesRange): { from: number; to: number; bucket: BucketName } {
   const bucket = range.bucket ?? chooseBucket(range.from.getTime(), range.to.getTime());
   const widthMs = BUCKETS[bucket] * 1000;
-  const from = Math.floor(range.from.getTime() / widthMs) * widthMs;
-  const to = Math.ceil(range.to.getTime() / widthMs) * widthMs;
+  return { from: Math.floor(range.from.getTime() / widthMs) * widthMs, to: Math.ceil(range.to.getTime() / widthMs) * widthMs, bucket };
+}
+
+/** The series of a range and, if `compare`, of its previous period (see ComparedSeries). */
+export async function getComparedSeries(tenantId: number, query: TSeriesQuery): Promise<ComparedSeries> {
+  const aligned = alignRange(query);
+  const [series, previous] = await Promise.all([
+    getSeries(tenantId, query),
+    query.compare ? getSeries(tenantId, previousPeriod(aligned)) : Promise.resolve(null),
+  ]);
+  return { ...series, previous };
+}
+
+export async function getSeries(tenantId: number, range: TSeriesRange): Promise<Series> {
+  const { from, to, bucket } = alignRange(range);
+  const widthMs = BUCKETS[bucket] * 1000;
   const { counts, latency, backlog } = await rowsFor(tenantId, bucket, from, to);
 
   const countsAt = new Map(counts.map((row) => [Number(row.t), row]));
@@ -214,7 +250,7 @@ export async function getSeries(tenantId: number, range: TSeriesRange): Promise<
   const backlogAt = new Map(backlog.map((row) => [Number(row.t), row]));
 
   const points: SeriesPoint[] = [];
-  for (let t = from; t < to; t += widthMs) {
+  for (const { t, partial } of bucketGrid(from, to, widthMs, Date.now())) {
     const row = countsAt.get(t);
     const bins = binsAt.get(t);
     const sample = backlogAt.get(t);
@@ -226,6 +262,7 @@ export async function getSeries(tenantId: number, range: TSeriesRange): Promise<
       p99: bins ? quantile(bins, 0.99) : null,
       backlog: sample ? sample.backlog : null,
       oldestPendingAgeMs: sample ? sample.oldestPendingAgeMs : null,
+      partial,
     });
   }
 
