@@ -20,8 +20,9 @@ const integer = (min: number, max: number, fallback: number) => z.coerce.number(
  * Deliberate bugs for proving that `npm run chaos` and the tests catch them (server/faults.ts reads the
  * setting, in one place). TEST-ONLY: refused unless NODE_ENV=test or TIDEMARK_CHAOS=1.
  * - reverse-lock-order: every other batch takes its item row locks in descending key order.
+ * - exit-on-sigterm: the app process exits at SIGTERM at once, without draining (no request finished, no claim given back).
  */
-export const FAULTS = ["reverse-lock-order"] as const;
+export const FAULTS = ["reverse-lock-order", "exit-on-sigterm"] as const;
 export type Fault = (typeof FAULTS)[number];
 
 const optionalString = z

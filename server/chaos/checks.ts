@@ -206,14 +206,18 @@ async function checkDeadlocks(client: pg.Pool, input: CheckInput): Promise<Check
   ];
 }
 
-async function checkLeases(client: pg.Pool, input: CheckInput): Promise<Check> {
-  const all = [...input.tenantIds, input.pullTenantId];
+/** Events of these tenants still claimed (processing or locked) and their sources still leased. */
+export async function leftoverLeases(client: pg.Pool, tenantIds: number[]): Promise<{ events: number; sources: number }> {
   const { rows } = await client.query<{ events: number; sources: number }>(
     `SELECT (SELECT count(*)::int FROM events WHERE tenant_id = ANY($1::int[]) AND (status = 'processing' OR locked_by IS NOT NULL OR locked_until IS NOT NULL)) AS events,
             (SELECT count(*)::int FROM sources WHERE tenant_id = ANY($1::int[]) AND (lease_owner IS NOT NULL OR lease_until IS NOT NULL)) AS sources`,
-    [all],
+    [tenantIds],
   );
-  const row = rows[0] as { events: number; sources: number };
+  return rows[0] as { events: number; sources: number };
+}
+
+async function checkLeases(client: pg.Pool, input: CheckInput): Promise<Check> {
+  const row = await leftoverLeases(client, [...input.tenantIds, input.pullTenantId]);
   return { name: "leases", ok: row.events === 0 && row.sources === 0, detail: `${row.events} events and ${row.sources} sources still leased` };
 }
 
