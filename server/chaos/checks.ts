@@ -3,7 +3,8 @@
  * started has stopped: one Check per rule, each with a one-line account.
  *
  * 1. final item state = the model (server/core/model.ts) over every event
- *    planned for a tenant (webhooks) or served by the upstream (pull);
+ *    planned for a tenant (webhooks; a thin one as it resolves against the
+ *    run's item API, ./item-api.ts) or served by the upstream (pull);
  * 2. every event answered 2xx is stored (and every stored event is one the
  *    run sent: no event appears that nobody sent);
  * 3. every stored event has exactly one outcome (finished, with an outcome,
@@ -22,6 +23,7 @@ import { OUTCOMES } from "../core/event.ts";
 import { eventsBetween, toBody, type FeedSpec } from "../sim/feed.ts";
 import { ROLLUP_RESOLUTIONS } from "../stats/rollups.ts";
 import { ackKey, type DeliveryLog } from "./deliver.ts";
+import { resolvedEvents } from "./item-api.ts";
 import type { ChaosPlan } from "./plan.ts";
 
 export interface Check {
@@ -55,9 +57,8 @@ interface ItemRow {
 
 function expectedStates(plan: ChaosPlan, tenantIds: number[], pullTenantId: number): Map<number, Map<string, ItemState>> {
   const expected = new Map<number, Map<string, ItemState>>();
-  plan.events.forEach((events, index) =>
-    expected.set(tenantIds[index] as number, modelState(events.map((event) => ({ eventId: event.id, body: event.body })))),
-  );
+  // Thin events count as they resolve against the run's item API (the item's final state, or a delete when it is gone).
+  plan.events.forEach((events, index) => expected.set(tenantIds[index] as number, modelState(resolvedEvents(events))));
   const feed = eventsBetween(plan.feed as FeedSpec, 0, plan.feed.total).map((event) => ({ eventId: event.id, body: toBody(event) }));
   expected.set(pullTenantId, modelState(feed));
   return expected;
