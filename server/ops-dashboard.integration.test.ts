@@ -13,7 +13,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { GET } from "../app/api/metrics/route.ts";
+import { scrapeMetrics } from "../test/metrics.ts";
 import { PROJECT_ROOT } from "./setup/paths.ts";
 
 const DASHBOARD = path.join(PROJECT_ROOT, "docs", "ops", "grafana-dashboard.json");
@@ -75,12 +75,6 @@ function missingNames(dashboard: { panels: Panel[] }, exposed: Set<string>): str
   return expressions(dashboard).flatMap(({ panel, expr }) => metricNames(expr).flatMap((name) => (exposed.has(name) ? [] : [`${name} (${panel})`])));
 }
 
-async function exposition(): Promise<string> {
-  const response = await GET(new Request("http://app.test/api/metrics"));
-  expect(response.status).toBe(200);
-  return response.text();
-}
-
 const dashboard = JSON.parse(readFileSync(DASHBOARD, "utf8")) as { panels: Panel[]; title: string };
 
 describe("docs/ops/grafana-dashboard.json", () => {
@@ -93,7 +87,7 @@ describe("docs/ops/grafana-dashboard.json", () => {
   });
 
   it("uses only metric names that /api/metrics exposes", async () => {
-    const exposed = exposedNames(await exposition());
+    const exposed = exposedNames(await scrapeMetrics());
     const used = new Set(expressions(dashboard).flatMap(({ expr }) => metricNames(expr)));
     // The dashboard covers every area: ingestion, backlog, workers, collector, caches, the process.
     expect(used.size).toBeGreaterThanOrEqual(20);
@@ -109,7 +103,7 @@ describe("docs/ops/grafana-dashboard.json", () => {
   });
 
   it("control: the same dashboard with one name misspelled is caught, and the name and panel given", async () => {
-    const exposed = exposedNames(await exposition());
+    const exposed = exposedNames(await scrapeMetrics());
     const misspelled = JSON.parse(
       JSON.stringify(dashboard).replace("tidemark_collector_source_lag_seconds", "tidemark_collector_source_lag_second"),
     ) as typeof dashboard;

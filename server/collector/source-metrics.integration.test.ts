@@ -8,7 +8,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GET } from "../../app/api/metrics/route.ts";
+import { scrapeMetrics } from "../../test/metrics.ts";
 import { OTHER_LABEL } from "../lib/bounded-label.ts";
 import { encodeCursor, type FeedSpec } from "../sim/feed.ts";
 import { startSimServer, type SimServer } from "../sim/upstream.ts";
@@ -32,12 +32,6 @@ afterAll(async () => {
   await new Promise((resolve) => failing.close(resolve));
 });
 
-async function scrape(): Promise<string> {
-  const response = await GET(new Request("http://app.test/api/metrics"));
-  expect(response.status).toBe(200);
-  return response.text();
-}
-
 /** Every sample of `name` as label set (`k="v",…`) → value. */
 function samples(text: string, name: string): Map<string, number> {
   const found = new Map<string, number>();
@@ -49,7 +43,7 @@ describe("per-source collector metrics", () => {
   it("name at most the sources furthest behind plus one other, whatever the number of sources", async () => {
     const tenants = [];
     for (let i = 0; i < LAGGING_SOURCES + 5; i++) tenants.push(await tenantWithSource(failingUrl));
-    const text = await scrape();
+    const text = await scrapeMetrics();
     const lags = samples(text, "tidemark_collector_source_lag_seconds");
     expect(lags.size).toBe(LAGGING_SOURCES + 1);
     // Never caught up, so behind since their creation: the oldest are furthest behind, the newest are the rest.
@@ -59,7 +53,7 @@ describe("per-source collector metrics", () => {
     expect(samples(text, "tidemark_collector_source_consecutive_failures").size).toBe(LAGGING_SOURCES + 1);
     // Paused sources are not expected to keep up: they leave the gauges.
     for (const tenant of tenants) await pauseSource(tenant);
-    expect(samples(await scrape(), "tidemark_collector_source_lag_seconds").size).toBe(0);
+    expect(samples(await scrapeMetrics(), "tidemark_collector_source_lag_seconds").size).toBe(0);
   });
 
   it("count each source's pages, events and fetches by result as its row does, and show the failing one behind", async () => {
@@ -74,7 +68,7 @@ describe("per-source collector metrics", () => {
       await collector.stop();
     }
     const [good, bad] = [await sourceRow(healthy.id), await sourceRow(down.id)];
-    const text = await scrape();
+    const text = await scrapeMetrics();
 
     expect(samples(text, "tidemark_collector_pages_committed_total").get(`tenant="${healthy.slug}"`)).toBe(Number(good.pages_committed));
     expect(samples(text, "tidemark_collector_events_stored_total").get(`tenant="${healthy.slug}"`)).toBe(Number(good.events_stored));
