@@ -30,6 +30,7 @@
 import { AlertJob, alertOptionsFromEnv } from "./alerts/job.ts";
 import { Collector, collectorOptionsFromEnv } from "./collector/collector.ts";
 import { env } from "./env.ts";
+import { faultActive } from "./faults.ts";
 import { flushWebhookAnswers } from "./ingest/webhook-answers.ts";
 import { processState } from "./lifecycle/process-state.ts";
 import { log } from "./log.ts";
@@ -69,6 +70,7 @@ async function start(): Promise<Worker | null> {
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    if (faultActive("exit-on-sigterm")) process.exit(0);
     processState.draining = true;
     log.info({ module: "app", signal }, "shutting down");
     let status = 0;

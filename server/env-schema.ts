@@ -22,8 +22,9 @@ const integer = (min: number, max: number, fallback: number) => z.coerce.number(
  * - reverse-lock-order: every other batch takes its item row locks in descending key order.
  * - unlocked-last-admin: deleting a user reads the admins without locking them, so two admins deleting each
  *   other at once can both succeed (server/auth/users.ts).
+ * - exit-on-sigterm: the app process exits at SIGTERM at once, without draining (no request finished, no claim given back).
  */
-export const FAULTS = ["reverse-lock-order", "unlocked-last-admin"] as const;
+export const FAULTS = ["reverse-lock-order", "unlocked-last-admin", "exit-on-sigterm"] as const;
 export type Fault = (typeof FAULTS)[number];
 
 const optionalString = z

@@ -10,6 +10,10 @@
  * The exposition passes `promtool check metrics` (metrics.integration.test.ts).
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { BoundedLabel } from "./lib/bounded-label.ts";
+
+/** Sources (one per tenant) with a `tenant` label of their own in the collector's counters; the rest are `other`. */
+export const SOURCE_LABELS = 20;
 
 function createMetrics() {
   const registry = new Registry();
@@ -95,10 +99,12 @@ function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    /** The `tenant` label of a source's counters (its tenant's slug, bounded: see SOURCE_LABELS). */
+    sourceLabel: new BoundedLabel(SOURCE_LABELS),
     collectorFetches: new Counter({
       name: "tidemark_collector_fetches_total",
-      help: "Page fetches from sources (pull mode), by result: ok, http_error, timeout, network, malformed, too_large, stuck_cursor.",
-      labelNames: ["result"] as const,
+      help: `Page fetches from sources (pull mode), by source (tenant slug; the first ${SOURCE_LABELS} sources this process fetched, the rest as "other") and result: ok, http_error, timeout, network, malformed, too_large, stuck_cursor.`,
+      labelNames: ["tenant", "result"] as const,
       registers: [registry],
     }),
     collectorFetchSeconds: new Histogram({
@@ -109,12 +115,14 @@ function createMetrics() {
     }),
     collectorPagesCommitted: new Counter({
       name: "tidemark_collector_pages_committed_total",
-      help: "Pulled pages whose events and cursor committed together.",
+      help: "Pulled pages whose events and cursor committed together, by source (tenant slug, bounded as for the fetches).",
+      labelNames: ["tenant"] as const,
       registers: [registry],
     }),
     collectorEventsStored: new Counter({
       name: "tidemark_collector_events_stored_total",
-      help: "Pulled events newly stored in the inbox (repeats of stored ids not counted).",
+      help: "Pulled events newly stored in the inbox (repeats of stored ids not counted), by source (tenant slug, bounded as for the fetches).",
+      labelNames: ["tenant"] as const,
       registers: [registry],
     }),
     itemFetches: new Counter({

@@ -10,7 +10,9 @@ import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../setup/paths.ts";
 
-const CHAOS = ["--import", "tsx", "server/cli/chaos.ts", "--quick", "--light-apps", "--seed", "3", "--events", "2000", "--window-s", "10"];
+// Without thin events: with them this reduced workload did not show the reversed lock order's deadlocks in 3 runs of 3
+// (likely because resolving them spreads the applying transactions out); `npm run chaos -- --quick` keeps them.
+const CHAOS = ["--import", "tsx", "server/cli/chaos.ts", "--quick", "--light-apps", "--seed", "3", "--events", "2000", "--window-s", "10", "--thin-share", "0"];
 
 function chaos(extra: string[]): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve, reject) => {

@@ -3,7 +3,8 @@
  * started has stopped: one Check per rule, each with a one-line account.
  *
  * 1. final item state = the model (server/core/model.ts) over every event
- *    planned for a tenant (webhooks) or served by the upstream (pull);
+ *    planned for a tenant (webhooks; a thin one as it resolves against the
+ *    run's item API, ./item-api.ts) or served by the upstream (pull);
  * 2. every event answered 2xx is stored (and every stored event is one the
  *    run sent: no event appears that nobody sent);
  * 3. every stored event has exactly one outcome (finished, with an outcome,
@@ -22,6 +23,7 @@ import { OUTCOMES } from "../core/event.ts";
 import { eventsBetween, toBody, type FeedSpec } from "../sim/feed.ts";
 import { ROLLUP_RESOLUTIONS } from "../stats/rollups.ts";
 import { ackKey, type DeliveryLog } from "./deliver.ts";
+import { resolvedEvents } from "./item-api.ts";
 import type { ChaosPlan } from "./plan.ts";
 
 export interface Check {
@@ -55,9 +57,8 @@ interface ItemRow {
 
 function expectedStates(plan: ChaosPlan, tenantIds: number[], pullTenantId: number): Map<number, Map<string, ItemState>> {
   const expected = new Map<number, Map<string, ItemState>>();
-  plan.events.forEach((events, index) =>
-    expected.set(tenantIds[index] as number, modelState(events.map((event) => ({ eventId: event.id, body: event.body })))),
-  );
+  // Thin events count as they resolve against the run's item API (the item's final state, or a delete when it is gone).
+  plan.events.forEach((events, index) => expected.set(tenantIds[index] as number, modelState(resolvedEvents(events))));
   const feed = eventsBetween(plan.feed as FeedSpec, 0, plan.feed.total).map((event) => ({ eventId: event.id, body: toBody(event) }));
   expected.set(pullTenantId, modelState(feed));
   return expected;
@@ -206,14 +207,18 @@ async function checkDeadlocks(client: pg.Pool, input: CheckInput): Promise<Check
   ];
 }
 
-async function checkLeases(client: pg.Pool, input: CheckInput): Promise<Check> {
-  const all = [...input.tenantIds, input.pullTenantId];
+/** Events of these tenants still claimed (processing or locked) and their sources still leased. */
+export async function leftoverLeases(client: pg.Pool, tenantIds: number[]): Promise<{ events: number; sources: number }> {
   const { rows } = await client.query<{ events: number; sources: number }>(
     `SELECT (SELECT count(*)::int FROM events WHERE tenant_id = ANY($1::int[]) AND (status = 'processing' OR locked_by IS NOT NULL OR locked_until IS NOT NULL)) AS events,
             (SELECT count(*)::int FROM sources WHERE tenant_id = ANY($1::int[]) AND (lease_owner IS NOT NULL OR lease_until IS NOT NULL)) AS sources`,
-    [all],
+    [tenantIds],
   );
-  const row = rows[0] as { events: number; sources: number };
+  return rows[0] as { events: number; sources: number };
+}
+
+async function checkLeases(client: pg.Pool, input: CheckInput): Promise<Check> {
+  const row = await leftoverLeases(client, [...input.tenantIds, input.pullTenantId]);
   return { name: "leases", ok: row.events === 0 && row.sources === 0, detail: `${row.events} events and ${row.sources} sources still leased` };
 }
 

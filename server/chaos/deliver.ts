@@ -11,12 +11,11 @@
  * not allow for these deliveries (a 4xx other than 429, a conflict or an
  * invalid event: all of them are valid, and redeliveries are byte-identical).
  *
- * THIN: a thin-event sender is one more case in send() below, for a
- * Delivery with channel "thin" (see ./plan.ts); it posts the thin envelope
- * through the same postSigned and records answers the same way.
+ * A thin event (PlannedEvent.thin) is posted in its thin form (wireBody in
+ * ./plan.ts), alone or in a batch, the same way every time it is sent.
  */
 import { sign } from "../ingest/signature.ts";
-import type { Delivery, PlannedEvent } from "./plan.ts";
+import { wireBody, type Delivery, type PlannedEvent } from "./plan.ts";
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const RETRY_BASE_MS = 100;
@@ -73,7 +72,7 @@ async function postSigned(url: string, secret: string, id: string, body: string)
   return { status: response.status, json };
 }
 
-const envelope = (event: PlannedEvent) => ({ id: event.id, ...event.body });
+const envelope = (event: PlannedEvent) => ({ id: event.id, ...wireBody(event) });
 
 /** Sends one delivery until it is answered 2xx; records what was acknowledged. */
 async function send(delivery: Delivery, index: number, target: DeliveryTarget, log: DeliveryLog): Promise<void> {
@@ -86,7 +85,7 @@ async function send(delivery: Delivery, index: number, target: DeliveryTarget, l
       log.requests++;
       answer =
         delivery.channel === "single"
-          ? await postSigned(`${app}/api/webhooks/${tenant.slug}`, tenant.secret, delivery.event.id, JSON.stringify(delivery.event.body))
+          ? await postSigned(`${app}/api/webhooks/${tenant.slug}`, tenant.secret, delivery.event.id, JSON.stringify(wireBody(delivery.event)))
           : await postSigned(
               `${app}/api/webhooks/${tenant.slug}/batch`,
               tenant.secret,

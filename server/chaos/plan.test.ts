@@ -2,10 +2,14 @@
  * The chaos plan is a pure function of the seed: the same seed replays the
  * same schedule (digest and all), another seed gives another, and the plan
  * holds what the run promises (every event delivered, about 30% twice, no
- * batch with one id twice, faults of every kind inside the window).
+ * batch with one id twice, faults of every kind inside the window, a
+ * quarter of the changes sent thin and resolved as the item API answers).
  */
 import { describe, expect, it } from "vitest";
-import { DUPLICATE_SHARE, makePlan, QUICK } from "./plan.ts";
+import { ZEventBody } from "../core/event.ts";
+import { itemStateOf, modelState, type ItemState } from "../core/model.ts";
+import { resolvedEvents } from "./item-api.ts";
+import { DUPLICATE_SHARE, makePlan, mayBeThin, QUICK, THIN_SHARE, wireBody } from "./plan.ts";
 
 describe("chaos plan", () => {
   it("the same seed gives the same schedule, another seed another", () => {
@@ -42,5 +46,46 @@ describe("chaos plan", () => {
     }
     const times = plan.deliveries.map((delivery) => delivery.atMs);
     expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+});
+
+describe("chaos thin events", () => {
+  it("sends about THIN_SHARE of the small items' created and updated events thin, never a delete or a hot item, the same way in every delivery", () => {
+    const plan = makePlan(5, QUICK);
+    const events = plan.events.flat();
+    const changes = events.filter(mayBeThin);
+    const thin = events.filter((event) => event.thin);
+    expect(thin.every((event) => event.body.type !== "item.deleted" && !event.body.data.id.startsWith("hot-"))).toBe(true);
+    expect(thin.length / changes.length).toBeGreaterThan(THIN_SHARE - 0.03);
+    expect(thin.length / changes.length).toBeLessThan(THIN_SHARE + 0.03);
+    for (const event of thin) expect(ZEventBody.parse(wireBody(event))).toEqual({ ...wireBody(event), thin: true });
+    for (const delivery of plan.deliveries) {
+      for (const event of delivery.channel === "single" ? [delivery.event] : delivery.events) {
+        expect(event.thin).toBe(events.find((planned) => planned.id === event.id)?.thin);
+      }
+    }
+  });
+
+  it("resolves each thin event to its item's final state under its own id and type, or a delete at its version when the item ends deleted", () => {
+    const events = makePlan(5, QUICK).events[0] ?? [];
+    const finals = modelState(events.map((event) => ({ eventId: event.id, body: event.body })));
+    const resolved = resolvedEvents(events);
+    let checked = 0;
+    events.forEach((event, index) => {
+      const { eventId, body } = resolved[index] as (typeof resolved)[number];
+      expect(eventId).toBe(event.id);
+      if (!event.thin) return expect(body).toEqual(event.body);
+      const final = finals.get(event.body.data.id) as ItemState;
+      checked++;
+      if (final.deleted)
+        expect(body).toEqual({ type: "item.deleted", timestamp: event.body.timestamp, data: { id: final.itemId, version: event.body.data.version } });
+      else
+        expect({ type: body.type, version: body.data.version, hash: itemStateOf(eventId, body).contentHash }).toEqual({
+          type: event.body.type,
+          version: final.version,
+          hash: final.contentHash,
+        });
+    });
+    expect(checked).toBeGreaterThan(100);
   });
 });

@@ -7,12 +7,12 @@
  * so the same digest, printed at the start of every run; only the
  * interleavings the operating system chooses differ between two runs.
  *
- * Delivery channels are named by Delivery["channel"]. EXTENSION POINT for
- * thin events: add a "thin" channel here (a planned event posted as
- * {"thin": true, data: {id, version}} while the chaos item API serves the
- * item's state) and a sender for it in ./deliver.ts (see THIN there); the
- * model and the checks need no change, since a thin event must end in the
- * same state as the full one.
+ * Thin events: a share of each webhook tenant's created and updated events
+ * of its small items (THIN_SHARE, chosen by the seed) is planned thin: every delivery of it,
+ * single or in a batch, posts `{"thin": true, data: {id, version}}` (see
+ * wireBody), and the run's item API (./item-api.ts) answers each item's final
+ * state over the tenant's whole history. The model the checks compare with
+ * is then the model over the events as they resolve (./checks.ts).
  */
 import { createHash } from "node:crypto";
 import type { TEventBody } from "../core/event.ts";
@@ -36,6 +36,8 @@ export interface PlanSize {
   appKills: number;
   redisRestarts: number;
   databaseCuts: number;
+  /** The share of the small items' created and updated events sent thin (THIN_SHARE unless told otherwise). */
+  thinShare: number;
 }
 
 export const QUICK: PlanSize = {
@@ -50,6 +52,7 @@ export const QUICK: PlanSize = {
   appKills: 1,
   redisRestarts: 1,
   databaseCuts: 1,
+  thinShare: 0.3,
 };
 
 export const LONG: PlanSize = {
@@ -64,6 +67,7 @@ export const LONG: PlanSize = {
   appKills: 4,
   redisRestarts: 3,
   databaseCuts: 3,
+  thinShare: 0.3,
 };
 
 /** The share of events delivered twice (same id, same body). */
@@ -74,12 +78,49 @@ const MAX_BATCH = 40;
 /** Hot items per tenant: most events touch them, so concurrent batches contend for their rows. */
 const HOT_ITEMS = 4;
 const HOT_SHARE = 0.35;
+const HOT_PREFIX = "hot-";
 const SOURCE_ORIGIN_MS = Date.UTC(2026, 10, 27, 9, 0, 0);
 
 export interface PlannedEvent {
   tenant: number;
   id: string;
+  /** The full event: what the model takes, and what is sent unless the event is thin. */
   body: TEventBody;
+  /** Sent as a thin event: only the item's id and version, the state fetched from the item API. */
+  thin?: true;
+}
+
+/**
+ * The share of a webhook tenant's created and updated events of its small items that are delivered thin. The hot
+ * items stay full: a thin event resolves to its item's final state, so thin events on the hot items would take them to
+ * their last version early and end the contention on their rows that the lock-order control (chaos.integration.test.ts)
+ * needs to show a deadlock (with them thin, the reversed lock order went unseen).
+ */
+export const THIN_SHARE = QUICK.thinShare;
+
+/** A thin event as it is sent: "this item changed, fetch it". */
+export interface ThinBody {
+  type: "item.created" | "item.updated";
+  thin: true;
+  timestamp: string;
+  data: { id: string; version: number };
+}
+
+/** The event's body as it is sent: itself, or its thin form ({id, version}, `thin: true`). */
+export function wireBody(event: PlannedEvent): TEventBody | ThinBody {
+  const { body } = event;
+  if (!event.thin || body.type === "item.deleted") return body;
+  return { type: body.type, thin: true, timestamp: body.timestamp, data: { id: body.data.id, version: body.data.version } };
+}
+
+/** Whether the planned event may be sent thin: a created or updated event of a small (not hot) item. */
+export function mayBeThin(event: PlannedEvent): boolean {
+  return event.body.type !== "item.deleted" && !event.body.data.id.startsWith(HOT_PREFIX);
+}
+
+/** The same events with `share` of those that may be thin marked so (a random stream of its own, so histories do not change). */
+function withThinEvents(events: PlannedEvent[], share: number, random: Random): PlannedEvent[] {
+  return events.map((event) => (mayBeThin(event) && random() < share ? { ...event, thin: true } : event));
 }
 
 export type Delivery =
@@ -125,7 +166,7 @@ export function tenantHistories(seed: number, tenant: number, count: number): Pl
   for (let n = 0; n < count; n++) {
     const hot = random() < HOT_SHARE;
     // A small item gets a few versions in a row; then the next one starts.
-    const itemId = hot ? `hot-${Math.floor(random() * HOT_ITEMS)}` : random() < 0.3 ? `item-${small++}` : `item-${Math.max(0, small - 1)}`;
+    const itemId = hot ? `${HOT_PREFIX}${Math.floor(random() * HOT_ITEMS)}` : random() < 0.3 ? `item-${small++}` : `item-${Math.max(0, small - 1)}`;
     const version = (versions.get(itemId) ?? 0) + 1;
     versions.set(itemId, version);
     const timestamp = new Date(SOURCE_ORIGIN_MS + n * 1_000).toISOString();
@@ -133,7 +174,7 @@ export function tenantHistories(seed: number, tenant: number, count: number): Pl
     let body: TEventBody;
     if (version > 1 && random() < 0.12) body = { type: "item.deleted", timestamp, data: { id: itemId, version } };
     else {
-      const refs = random() < 0.4 ? [`hot-${Math.floor(random() * HOT_ITEMS)}`] : [];
+      const refs = random() < 0.4 ? [`${HOT_PREFIX}${Math.floor(random() * HOT_ITEMS)}`] : [];
       const data = { id: itemId, version, name: `${itemId} v${version}`, category: pick(CATEGORIES, random), value: Math.round(random() * 10_000) / 100, refs };
       body = { type: version === 1 ? "item.created" : "item.updated", timestamp, data };
     }
@@ -207,7 +248,10 @@ function faultsOf(size: PlanSize, random: Random): PlannedFault[] {
 
 export function makePlan(seed: number, size: PlanSize): ChaosPlan {
   const random = seededRandom(seed);
-  const events = Array.from({ length: size.webhookTenants }, (_, tenant) => tenantHistories(seed, tenant, size.eventsPerTenant));
+  const thinRandom = seededRandom((seed * 31 + 7) | 0);
+  const events = Array.from({ length: size.webhookTenants }, (_, tenant) =>
+    withThinEvents(tenantHistories(seed, tenant, size.eventsPerTenant), size.thinShare, thinRandom),
+  );
   const deliveries = deliveriesOf(events, random, size.windowMs, seed);
   const faults = faultsOf(size, random);
   const feed = { seed, kind: "fixed", total: size.pulledEvents } as const;

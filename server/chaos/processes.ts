@@ -52,6 +52,8 @@ export class Managed {
   crashes = 0;
   /** Starts that ended before the process was ready (e.g. a worker's migration check met the database cut), retried. */
   failedStarts = 0;
+  /** How the last child exited (null while none has). */
+  lastExit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
 
   constructor(
     private readonly spec: Spec,
@@ -117,6 +119,7 @@ export class Managed {
     this.exited = new Promise((resolve) =>
       child.once("exit", (code, signal) => {
         live.delete(child);
+        this.lastExit = { code, signal };
         resolve();
         if (this.intended || this.child !== child || !this.ready) return;
         this.crashes++;

@@ -4,8 +4,9 @@
  * 1. the plan of ./plan.ts for the seed (its digest printed);
  * 2. a database of its own on the local PostgreSQL server (created,
  *    migrated, dropped at the end), a Redis server of its own, the database
- *    proxy of ./db-proxy.ts, and the simulated upstream (server/sim) for the
- *    pull tenant;
+ *    proxy of ./db-proxy.ts, the simulated upstream (server/sim) for the
+ *    pull tenant, and the item API of ./item-api.ts for the webhook tenants'
+ *    thin events (each has a paused source naming it);
  * 3. app processes (the production server, with in-app workers and
  *    collectors) and `npm run worker` processes, all on the proxy and the
  *    run's Redis;
@@ -29,6 +30,7 @@ import { startSimServer } from "../sim/upstream.ts";
 import { currentDeadlocks, runChecks, type Check } from "./checks.ts";
 import { startDatabaseProxy } from "./db-proxy.ts";
 import { deliverAll, newDeliveryLog } from "./deliver.ts";
+import { startItemApi, type ChaosItemApi } from "./item-api.ts";
 import type { ChaosPlan, PlannedFault } from "./plan.ts";
 import { appProcess, freePort, redisProcess, workerProcess, type Managed } from "./processes.ts";
 
@@ -80,8 +82,10 @@ export async function runChaos(settings: RunSettings): Promise<RunResult> {
 
     const sim = await startSimServer({ port: await port(), latencyMs: 60 });
     undo.push(() => sim.close());
+    const itemApi = await startItemApi(plan.events, await port());
+    undo.push(() => itemApi.close());
 
-    const { tenantIds, pullTenantId, secrets } = await createTenants(plan, sim.feedUrl(plan.feed));
+    const { tenantIds, pullTenantId, secrets } = await createTenants(plan, sim.feedUrl(plan.feed), itemApi);
     // The run's own clients close before the Redis server they talk to stops.
     const { closeDatabase } = await import("../db.ts");
     const { closeStore } = await import("../redis.ts");
@@ -142,6 +146,8 @@ export async function runChaos(settings: RunSettings): Promise<RunResult> {
 
     const drained = await drain(direct, pullTenantId, encodeCursor(plan.feed.total), settings.drainTimeoutMs);
     clearInterval(progress);
+    const thin = plan.events.flat().filter((event) => event.thin).length;
+    say(`${n(thin)} of ${n(plan.events.flat().length)} webhook events were sent thin; the item API answered ${n(itemApi.fetches)} fetches`);
     say(drained ? "drained; stopping every process" : `the inbox did not drain within ${settings.drainTimeoutMs / 1000} s; stopping every process`);
     await Promise.all([...apps, ...workers].map((child) => child.stop()));
     const children = [...apps, ...workers, redis];
@@ -164,10 +170,13 @@ export async function runChaos(settings: RunSettings): Promise<RunResult> {
   }
 }
 
-/** Webhook tenants (generous quotas, several batches at once so concurrent batches meet on the same rows) and the pull tenant with its source. */
-async function createTenants(plan: ChaosPlan, feedUrl: string) {
+/**
+ * Webhook tenants (generous quotas, several batches at once so concurrent batches meet on the same rows), each with a
+ * paused source that only names its item API (for its thin events), and the pull tenant with its source.
+ */
+async function createTenants(plan: ChaosPlan, feedUrl: string, itemApi: ChaosItemApi) {
   const { createTenant } = await import("../tenants/service.ts");
-  const { setSource } = await import("../collector/sources.ts");
+  const { pauseSource, setSource } = await import("../collector/sources.ts");
   const quotas = { ratePerSecond: 1_000_000, burst: 10_000_000, maxConcurrency: 8 };
   const secrets: { slug: string; secret: string }[] = [];
   const tenantIds: number[] = [];
@@ -175,6 +184,8 @@ async function createTenants(plan: ChaosPlan, feedUrl: string) {
     const { tenant, secret } = await createTenant({ slug: `chaos-${plan.seed}-w${index}`, ...quotas });
     tenantIds.push(tenant.id);
     secrets.push({ slug: tenant.slug, secret });
+    await setSource(tenant, { url: `${itemApi.itemUrl(index)}/feed`, itemUrl: itemApi.itemUrl(index) });
+    await pauseSource(tenant);
   }
   const { tenant: pull } = await createTenant({ slug: `chaos-${plan.seed}-pull`, ...quotas });
   await setSource(pull, { url: feedUrl, pageSize: 25, intervalMs: 200 });

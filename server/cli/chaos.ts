@@ -9,7 +9,8 @@
  * `chaos: FAILED …`, with exit status 0 or 1 to match. --quick stays under
  * two minutes; the default runs longer. --fault names a deliberate bug
  * (TIDEMARK_FAULT, test-only, server/env-schema.ts) to show that the run
- * catches it. The database is created on the local PostgreSQL server
+ * catches it. --thin-share sets the share of the small items' changes sent
+ * as thin events (0.3 by default; 0: none). The database is created on the local PostgreSQL server
  * (DATABASE_URL's server if set, else 127.0.0.1:5432) and dropped at the end.
  */
 import { randomBytes, randomInt } from "node:crypto";
@@ -38,6 +39,7 @@ const { values: flags } = parseArgs({
     /** Reduced sizes for the integration test of the broken-build control: events per tenant and window seconds. */
     events: { type: "string" },
     "window-s": { type: "string" },
+    "thin-share": { type: "string" },
   },
 });
 
@@ -54,6 +56,10 @@ if (flags["port-range"] !== undefined) {
 const size: PlanSize = { ...(flags.quick ? QUICK : LONG) };
 if (flags.events !== undefined) size.eventsPerTenant = size.pulledEvents = Number(flags.events);
 if (flags["window-s"] !== undefined) size.windowMs = Number(flags["window-s"]) * 1000;
+if (flags["thin-share"] !== undefined) {
+  size.thinShare = Number(flags["thin-share"]);
+  if (!(size.thinShare >= 0 && size.thinShare <= 1)) failUsage(`--thin-share must be a number from 0 to 1 (got ${flags["thin-share"]})`);
+}
 
 const started = Date.now();
 say(`seed ${seed} (replay: npm run chaos -- ${flags.quick ? "--quick " : ""}--seed ${seed}${fault ? ` --fault ${fault}` : ""})`);

@@ -21,11 +21,13 @@
  * - Every answer carries the security headers (server/http/security-headers.ts),
  *   HSTS when the request came over TLS as TRUST_PROXY judges it.
  */
+import net from "node:net";
 import { parseArgs } from "node:util";
 import next from "next";
 import { PROJECT_ROOT } from "../setup/paths.ts";
 
 const DRAIN_GRACE_MS = 8_000;
+const IDLE_CLOSE_DELAY_MS = 500;
 
 // This is the production server whoever starts it; signals belong to server/app-lifecycle.ts.
 Object.assign(process.env, { NODE_ENV: "production", NEXT_MANUAL_SIG_HANDLE: "1" });
@@ -63,15 +65,23 @@ drainOnShutdown(
   "http server",
   () =>
     new Promise<void>((resolve) => {
-      // Idle keep-alive connections close at once; busy ones after their answer, or at the grace's end.
-      const idle = setInterval(() => server.closeIdleConnections(), 50);
+      // Stop accepting, but not through server.close(), which would also cut every keep-alive connection that looks
+      // idle at once, though a request may already be in its socket unread: the client would see a reset. Those
+      // connections get IDLE_CLOSE_DELAY_MS to deliver what they sent; each answer says Connection: close
+      // (server/http/fast-path.ts) and ends its connection. Then idle ones close, busy ones after their answer, or at
+      // the grace's end.
+      let idle: NodeJS.Timeout | undefined;
+      const firstIdleClose = setTimeout(() => {
+        server.closeIdleConnections();
+        idle = setInterval(() => server.closeIdleConnections(), 50);
+      }, IDLE_CLOSE_DELAY_MS);
       const killer = setTimeout(() => server.closeAllConnections(), DRAIN_GRACE_MS);
-      server.close(() => {
+      net.Server.prototype.close.call(server, () => {
+        clearTimeout(firstIdleClose);
         clearInterval(idle);
         clearTimeout(killer);
         resolve();
       });
-      server.closeIdleConnections();
     }),
 );
 

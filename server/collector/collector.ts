@@ -204,6 +204,7 @@ export class Collector {
     const cursor = cache?.has(read.tenantId) ? (cache.get(read.tenantId) ?? null) : read.cursor;
     const token = await readSourceToken(pool, read.tenantId);
     const fetchStartedAt = new Date();
+    const source = metrics.sourceLabel.of(read.slug);
     const stopTimer = metrics.collectorFetchSeconds.startTimer();
     let page: FetchedPage;
     try {
@@ -220,7 +221,7 @@ export class Collector {
       stopTimer();
       if (!(error instanceof PageFailure)) throw error;
       if (this.stopping) return false;
-      metrics.collectorFetches.inc({ result: error.kind });
+      metrics.collectorFetches.inc({ tenant: source, result: error.kind });
       const retryInMs = fullJitterBackoff(read.consecutiveFailures, this.options.backoffBaseMs, this.options.backoffCapMs, this.random);
       await recordFailure(lease, fetchStartedAt, error.message, retryInMs);
       logThrottled(`fetch-${read.tenantId}`, () =>
@@ -232,7 +233,7 @@ export class Collector {
       return false;
     }
     stopTimer();
-    metrics.collectorFetches.inc({ result: "ok" });
+    metrics.collectorFetches.inc({ tenant: source, result: "ok" });
 
     const nextCursor = page.nextCursor ?? cursor;
     if (page.events.length === 0 && page.invalid.length === 0 && nextCursor === cursor && !page.hasMore) {
@@ -257,8 +258,8 @@ export class Collector {
     }
     cache?.set(read.tenantId, nextCursor);
     const accepted = result.outcomes.filter((outcome) => outcome === "accepted").length;
-    metrics.collectorPagesCommitted.inc();
-    metrics.collectorEventsStored.inc(accepted);
+    metrics.collectorPagesCommitted.inc({ tenant: source });
+    metrics.collectorEventsStored.inc({ tenant: source }, accepted);
     if (accepted > 0) signalNewEvents();
     return page.hasMore;
   }

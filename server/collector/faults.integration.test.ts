@@ -55,7 +55,9 @@ function cliStatus(slug: string): Promise<SourceStatus> {
 
 async function fetchCounts(): Promise<Record<string, number>> {
   const { values } = await metrics.collectorFetches.get();
-  return Object.fromEntries(values.map((value) => [String(value.labels.result), value.value]));
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[String(value.labels.result)] = (counts[String(value.labels.result)] ?? 0) + value.value;
+  return counts;
 }
 
 describe("a failing upstream", () => {

@@ -40,6 +40,8 @@ export interface Lease {
 /** What the holder read before a fetch: the cursor and its version, the source's settings, the tenant's quotas. */
 export interface CursorRead {
   tenantId: number;
+  /** The tenant's slug: the source's name in metrics. */
+  slug: string;
   url: string;
   cursor: string | null;
   cursorVersion: number;
@@ -97,7 +99,7 @@ UPDATE sources s SET lease_until = now() + $3 * interval '1 millisecond'
   FROM tenants t
  WHERE s.tenant_id = $1 AND s.lease_token = $2 AND NOT s.paused AND t.id = s.tenant_id
 RETURNING s.url, s.cursor, s.cursor_version, s.page_size, s.interval_ms, s.consecutive_failures,
-          t.rate_per_second, t.burst, t.daily_quota`,
+          t.rate_per_second, t.burst, t.daily_quota, t.slug`,
 );
 
 /**
@@ -116,11 +118,13 @@ export async function renewAndRead(lease: Lease, leaseMs: number): Promise<Curso
     rate_per_second: number;
     burst: number;
     daily_quota: number | null;
+    slug: string;
   }>(pool, RENEW_AND_READ, [lease.tenantId, lease.token, leaseMs]);
   const row = rows[0];
   if (!row) return null;
   return {
     tenantId: lease.tenantId,
+    slug: row.slug,
     url: row.url,
     cursor: row.cursor,
     cursorVersion: row.cursor_version,

@@ -23,6 +23,10 @@
  *   valid `x-request-id`, else a new one; server/lib/request-id.ts): set on
  *   the request's headers for whoever handles it, echoed in the answer, and
  *   carried by log lines written while it is handled.
+ * - Once the process drains (SIGTERM, server/lifecycle/process-state.ts),
+ *   every answer carries `Connection: close`: a keep-alive connection busy
+ *   at the signal ends after its answer instead of taking another request
+ *   the server would have to cut off.
  * - Every request is timed once, into http_request_duration_seconds by route
  *   template (server/http/routes.ts: a bounded label set), method and status.
  * - Every answer, the fallback's included, carries the security headers
@@ -34,6 +38,7 @@ import http from "node:http";
 import { errorReply, type HttpReply } from "../lib/http.ts";
 import { readIncomingWithLimit } from "../lib/body.ts";
 import { handleBatchWebhook, handleWebhook, type WebhookRequest } from "../ingest/webhook.ts";
+import { processState } from "../lifecycle/process-state.ts";
 import { log } from "../log.ts";
 import { metrics } from "../metrics.ts";
 import { REQUEST_ID_HEADER, requestIdFrom, withRequestId } from "../lib/request-id.ts";
@@ -141,6 +146,7 @@ export function withRequestTelemetry(listener: RequestListener): RequestListener
     const requestId = requestIdFrom(request.headers[REQUEST_ID_HEADER] as string | undefined);
     request.headers[REQUEST_ID_HEADER] = requestId;
     response.setHeader(REQUEST_ID_HEADER, requestId);
+    if (processState.draining) response.setHeader("connection", "close");
     withRequestId(requestId, () => listener(request, response));
   };
 }

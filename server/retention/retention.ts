@@ -24,6 +24,7 @@
 import type pg from "pg";
 import { purgeExpiredSessions } from "../auth/session.ts";
 import { pool, statement } from "../db.ts";
+import { log } from "../log.ts";
 
 /** Arbitrary but fixed, beside the migration (…331), seed (…332) and claim (…333) locks. */
 export const RETENTION_LOCK_KEY = 7_204_118_334;
@@ -112,6 +113,13 @@ function batchOf(client: pg.PoolClient, query: { name: string; text: string }, v
 export async function runRetention(options: RetentionOptions = DEFAULT_RETENTION): Promise<RetentionRound | null> {
   const client = await pool.connect();
   let broken = false;
+  // pg-pool takes its error listener off a checked-out client: without this one, the connection lost during a round
+  // (a network cut) is an unhandled 'error' event that ends the process. The statement in flight fails by itself.
+  const onLost = (error: Error) => {
+    broken = true;
+    log.warn({ module: "retention", err: error.message }, "database connection lost during a retention round");
+  };
+  client.on("error", onLost);
   try {
     const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [RETENTION_LOCK_KEY]);
     if (!rows[0]?.locked) return null;
@@ -142,6 +150,7 @@ export async function runRetention(options: RetentionOptions = DEFAULT_RETENTION
     broken = true;
     throw error;
   } finally {
+    client.off("error", onLost);
     client.release(broken);
   }
 }

@@ -29,13 +29,10 @@ import { keys } from "../keys.ts";
 import { metrics } from "../metrics.ts";
 import { readSourceToken } from "../collector/source-token.ts";
 import { pool, sql, statement } from "../db.ts";
-import { fetchItem, ItemFetchFailure, type FetchedItemState, type ItemApi } from "./item-api.ts";
+import { fetchItem, ItemFetchFailure, type ItemApi } from "./item-api.ts";
+import { resolvedBody, type CachedItem, type ThinToResolve } from "./resolved-body.ts";
 
-/** A cached answer of an item API: the state, or null for a 404 (gone) fetched for events up to `version`. */
-export interface CachedItem {
-  version: number;
-  state: FetchedItemState | null;
-}
+export type { CachedItem };
 
 /** The rule `accept` applies: a cached answer serves an event only if it is at least as new. */
 export function servesVersion(cached: CachedItem, version: number): boolean {
@@ -76,10 +73,8 @@ export interface ResolveOptions {
 
 export const DEFAULT_FETCH_CONCURRENCY = 8;
 
-interface ThinEvent {
+interface ThinEvent extends ThinToResolve {
   id: number;
-  version: number;
-  body: Extract<TEventBody, { type: "item.created" | "item.updated" }>;
 }
 
 interface ItemGroup {
@@ -118,13 +113,6 @@ async function load(api: ItemApi, group: ItemGroup, timeoutMs: number): Promise<
     metrics.itemFetches.inc({ result: error instanceof ItemFetchFailure ? error.kind : "network" });
     throw error;
   }
-}
-
-/** The full body a thin event stands for, given its item's answer; null when the answer is older than the event. */
-function resolvedBody(event: ThinEvent, answer: CachedItem): TEventBody | null {
-  if (answer.state === null) return { type: "item.deleted", timestamp: event.body.timestamp, data: { id: event.body.data.id, version: event.version } };
-  if (answer.state.version < event.version) return null;
-  return { type: event.body.type, timestamp: event.body.timestamp, data: answer.state } as TEventBody;
 }
 
 /** Resolves the thin events among `events` (the others are left out of both maps). */

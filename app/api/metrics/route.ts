@@ -1,5 +1,6 @@
-// Prometheus metrics of this process, with the backlog gauges computed at the scrape.
+// Prometheus metrics of this process, with the backlog and source-lag gauges computed at the scrape.
 // With METRICS_TOKEN set, only a scraper sending `Authorization: Bearer <token>` gets them (401 otherwise).
+import "@/server/collector/lag-metrics.ts";
 import "@/server/stats/backlog-metrics.ts";
 import { env } from "@/server/env.ts";
 import { bearerMatches } from "@/server/lib/bearer.ts";
