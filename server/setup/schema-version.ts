@@ -6,4 +6,4 @@
  * schema-version.test.ts fails when it is not the newest directory under
  * prisma/migrations.
  */
-export const LATEST_MIGRATION = "20261202190417_retention_request_ids";
+export const LATEST_MIGRATION = "20261203101000_claims_as_rows";

@@ -1,11 +1,15 @@
 /**
  * Processing one claim: apply its events exactly once, or give them back.
  *
- * applyClaim runs one transaction: lock the claimed events that are still
- * ours (status processing, locked_by = this claim; a lease that expired and
- * was taken over is no longer ours, so its events are skipped, never applied
- * twice), apply them (server/core), mark each with its outcome, and add the
- * rollups. Outcome and item state commit together or not at all.
+ * applyClaim runs one transaction: lock the claim's own rows and the events
+ * they still list (a lease that expired and was reaped has no rows left, so
+ * its events are skipped, never applied twice), apply them (server/core),
+ * mark each with its outcome and end the claim's hold on them in one
+ * statement, and add the rollups. Outcome and item state commit together or
+ * not at all.
+ *
+ * processClaim keeps the claim's lease by heartbeat (./lease.ts) for as long
+ * as it runs, so a batch slower than the lease is not taken over.
  *
  * processClaim adds the failure policy:
  * - transient errors (deadlock, serialization, lost connection) retry the
@@ -27,6 +31,7 @@ import { fullJitterBackoff, type Random } from "../lib/jitter.ts";
 import { log } from "../log.ts";
 import { metrics } from "../metrics.ts";
 import { failEvent, giveBack as giveBackLease, lockOwnedEvents, markDone } from "./inbox.ts";
+import { keepLease } from "./lease.ts";
 import type { Claim } from "./scheduler.ts";
 import { resolveClaim } from "./thin.ts";
 import { isTransient, sqlState } from "./transient.ts";
@@ -54,15 +59,15 @@ export async function applyClaim(claim: Claim, resolved: ReadonlyMap<number, unk
     const locked = await lockOwnedEvents(tx, claim);
     if (locked.length === 0) return 0;
     const owned = resolved.size === 0 ? locked : locked.map((event) => (resolved.has(event.id) ? { ...event, payload: resolved.get(event.id) } : event));
-    const finished = await markDone(tx, await applyBatch(tx, owned));
+    const finished = await markDone(tx, claim, await applyBatch(tx, owned));
     await recordRollups(tx, finished);
     for (const event of finished) metrics.eventsProcessed.inc({ outcome: event.outcome });
     return finished.length;
   });
 }
 
-/** Returns the claim's events to the queue, due after `delayMs`. Attempts were counted when claimed. */
-export async function giveBack(claim: Claim, error: string, delayMs: number): Promise<void> {
+/** Ends the claim and returns its events to the queue, due after `delayMs`; no attempt is spent. */
+export async function giveBack(claim: Pick<Claim, "claimId" | "eventIds">, error: string, delayMs: number): Promise<void> {
   await transaction((tx) => giveBackLease(tx, claim, error, delayMs));
 }
 
@@ -84,8 +89,17 @@ async function failOne(claim: Claim, eventId: number, error: unknown, policy: Fa
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Processes a claim under the failure policy; never throws for a database error. */
+/** Processes a claim under the failure policy, keeping its lease meanwhile; never throws for a database error. */
 export async function processClaim(claim: Claim, policy: FailurePolicy): Promise<void> {
+  const heartbeat = keepLease(claim);
+  try {
+    await processUnderLease(claim, policy);
+  } finally {
+    await heartbeat.stop();
+  }
+}
+
+async function processUnderLease(claim: Claim, policy: FailurePolicy): Promise<void> {
   let resolution: Resolution;
   try {
     resolution = await resolveClaim(claim);
