@@ -138,12 +138,21 @@ export interface Tx extends Queryable {
   readonly isTransaction: true;
 }
 
+export interface TransactionOptions {
+  /**
+   * Commit without waiting for the WAL to reach the disk (synchronous_commit = off for this
+   * transaction). Only for work that is redone, whole, if a server crash loses it: a lost commit
+   * takes all of its writes with it, never some. Anything acknowledged to a sender commits durably.
+   */
+  asyncCommit?: boolean;
+}
+
 /**
  * Runs `work` in one transaction on one pooled connection: COMMIT when it
  * resolves, ROLLBACK when it throws (and the error is rethrown). A connection
  * that cannot even roll back is destroyed instead of returned to the pool.
  */
-export async function transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+export async function transaction<T>(work: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   const client = await pool.connect();
   let discard = false;
   // pg-pool takes its error listener off a client while it is checked out: without one of our own, a
@@ -155,7 +164,8 @@ export async function transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
   };
   client.on("error", onLost);
   try {
-    await client.query("BEGIN");
+    // One round trip either way: a simple query may hold several statements.
+    await client.query(options.asyncCommit ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN");
     const tx: Tx = {
       isTransaction: true,
       query: <Row extends pg.QueryResultRow>(textOrConfig: string | pg.QueryConfig, values?: unknown[]) =>

@@ -49,12 +49,17 @@ const TRANSIENT_CAP_MS = 2_000;
 const RETRY_BASE_MS = 1_000;
 const RETRY_CAP_MS = 5 * 60_000;
 
+const ASYNC_COMMIT = { asyncCommit: true } as const;
+
 /**
  * Applies the claim's events that are still leased to it; returns how many it
  * finished. `resolved` holds, by inbox row id, the full body of each thin
  * event (see ./thin.ts), applied in place of its stored payload.
  */
 export async function applyClaim(claim: Claim, resolved: ReadonlyMap<number, unknown> = new Map()): Promise<number> {
+  // Committed without waiting for the WAL flush: a server crash can lose only whole batches (items,
+  // outcomes, rollups and the claim's release together), whose events are then still pending and are
+  // applied again. Nothing outside the database was told they were applied.
   return transaction(async (tx) => {
     const locked = await lockOwnedEvents(tx, claim);
     if (locked.length === 0) return 0;
@@ -63,7 +68,7 @@ export async function applyClaim(claim: Claim, resolved: ReadonlyMap<number, unk
     await recordRollups(tx, finished);
     for (const event of finished) metrics.eventsProcessed.inc({ outcome: event.outcome });
     return finished.length;
-  });
+  }, ASYNC_COMMIT);
 }
 
 /** Ends the claim and returns its events to the queue, due after `delayMs`; no attempt is spent. */
