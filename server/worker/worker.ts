@@ -5,10 +5,11 @@
  *
  * Batches are bounded by time as well as by count: the worker measures how
  * long its batches take per event (a moving average) and claims at most
- * batchMs worth (WORKER_BATCH_MS), never more than maxBatch, so the time
- * another tenant's event can wait for a loop to come free is about one
- * batchMs, whatever a whale's quantum or weight. The deficit a smaller batch
- * leaves keeps its visit open (scheduler.ts), so weights are unchanged.
+ * batchMs worth (WORKER_BATCH_MS), never more than maxBatch and never less
+ * than one quantum, so the time another tenant's event can wait for a loop
+ * to come free is about one batchMs (or one weight-1 visit), whatever a
+ * whale's weight. The deficit a smaller batch leaves keeps its visit open
+ * (scheduler.ts), so weights are unchanged.
  *
  * Idle loops sleep until new events are signalled (wake.ts) or WORKER_POLL_MS
  * passes, so an idle worker costs one cheap query per poll interval. stop()
@@ -72,10 +73,14 @@ export class Worker {
     this.batchMs = options.batchMs ?? env.WORKER_BATCH_MS;
   }
 
-  /** The most events the next claim may take: batchMs at the measured rate, within 1…maxBatch. */
+  /**
+   * The most events the next claim may take: batchMs at the measured rate, within one quantum (a
+   * weight-1 visit is never split) and maxBatch.
+   */
   batchLimit(): number {
-    if (this.batchMs <= 0 || this.msPerEvent === null) return this.options.maxBatch;
-    return Math.max(1, Math.min(this.options.maxBatch, Math.floor(this.batchMs / this.msPerEvent)));
+    const { maxBatch, quantum } = this.options;
+    if (this.batchMs <= 0 || this.msPerEvent === null) return maxBatch;
+    return Math.max(Math.min(quantum, maxBatch), Math.min(maxBatch, Math.floor(this.batchMs / this.msPerEvent)));
   }
 
   private recordBatch(events: number, ms: number): void {
