@@ -9,14 +9,14 @@
  */
 import { pool, sql, statement } from "../db.ts";
 import { resolveThinEvents, type Resolution, type ResolveOptions } from "../thin/resolve.ts";
-import type { Lease } from "./inbox.ts";
+import { UNFINISHED, type Lease } from "./inbox.ts";
 
 const CLAIMED_THIN = statement(
   "claimed_thin_events",
   `
 SELECT id, tenant_id, event_id, payload
   FROM events
- WHERE id = ANY($1::bigint[]) AND status = 'pending' AND payload->>'thin' = 'true'
+ WHERE id = ANY($1::bigint[]) AND ${UNFINISHED} AND payload->>'thin' = 'true'
    AND id IN (SELECT unnest(c.event_ids) FROM claims c WHERE c.claim_id = $2)
  ORDER BY id`,
 );
