@@ -144,6 +144,16 @@ export interface Tx extends Queryable {
   readonly isTransaction: true;
 }
 
+export interface TransactionOptions {
+  engine?: TransactionEngine;
+  /**
+   * Commit without waiting for the WAL to reach the disk (synchronous_commit = off for this
+   * transaction). Only for work that is redone, whole, if a server crash loses it: a lost commit
+   * takes all of its writes with it, never some. Anything acknowledged to a sender commits durably.
+   */
+  asyncCommit?: boolean;
+}
+
 /**
  * Which client runs a transaction: "prisma" is Prisma's interactive
  * transaction (server/db/prisma-transaction.ts), "raw" the pool connection
@@ -153,10 +163,6 @@ export interface Tx extends Queryable {
  */
 export type TransactionEngine = "raw" | "prisma";
 
-export interface TransactionOptions {
-  engine?: TransactionEngine;
-}
-
 /**
  * Runs `work` in one transaction on one pooled connection: COMMIT when it
  * resolves, ROLLBACK when it throws (and the error is rethrown). A connection
@@ -164,7 +170,11 @@ export interface TransactionOptions {
  * instead of returned to the pool. The engine is "raw" unless told.
  */
 export function transaction<T>(work: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-  return options.engine === "prisma" ? prismaTransaction(db, PRISMA_TIMEOUTS, work) : rawTransaction(work);
+  if (options.engine !== "prisma") return rawTransaction(work, options);
+  return prismaTransaction(db, PRISMA_TIMEOUTS, async (tx) => {
+    if (options.asyncCommit) await tx.query("SET LOCAL synchronous_commit = off");
+    return work(tx);
+  });
 }
 
 /** Prisma's own transaction limits, set past the pool's so the pool's bounds are the ones that apply (as on the raw path). */
@@ -174,7 +184,7 @@ const PRISMA_TIMEOUTS = prismaTimeoutsBeyond({
   readGraceMs: CLIENT_GRACE_MS,
 });
 
-async function rawTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+async function rawTransaction<T>(work: (tx: Tx) => Promise<T>, options: TransactionOptions): Promise<T> {
   const client = await pool.connect();
   let discard = false;
   // pg-pool takes its error listener off a client while it is checked out: without one of our own, a
@@ -186,7 +196,8 @@ async function rawTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
   };
   client.on("error", onLost);
   try {
-    await client.query("BEGIN");
+    // One round trip either way: a simple query may hold several statements.
+    await client.query(options.asyncCommit ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN");
     const tx: Tx = {
       isTransaction: true,
       query: <Row extends pg.QueryResultRow>(textOrConfig: string | pg.QueryConfig, values?: unknown[]) =>

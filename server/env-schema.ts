@@ -23,8 +23,11 @@ const integer = (min: number, max: number, fallback: number) => z.coerce.number(
  * - unlocked-last-admin: deleting a user reads the admins without locking them, so two admins deleting each
  *   other at once can both succeed (server/auth/users.ts).
  * - exit-on-sigterm: the app process exits at SIGTERM at once, without draining (no request finished, no claim given back).
+ * - no-lease-heartbeat: a worker never renews its claims' leases, however long a batch runs.
+ * - whale-takes-all-loops: a claim takes the open visit at the head of the ring even while another claim
+ *   serves it, so a tenant whose visit spans several batches holds every loop until it ends.
  */
-export const FAULTS = ["reverse-lock-order", "unlocked-last-admin", "exit-on-sigterm"] as const;
+export const FAULTS = ["reverse-lock-order", "unlocked-last-admin", "exit-on-sigterm", "no-lease-heartbeat", "whale-takes-all-loops"] as const;
 export type Fault = (typeof FAULTS)[number];
 
 const optionalString = z
@@ -108,8 +111,10 @@ const schema = z
     WORKER_QUANTUM: integer(1, 10_000, 100),
     /** Upper bound on one claimed batch, whatever the weight. */
     WORKER_MAX_BATCH: integer(1, 10_000, 500),
-    /** How long a claimed batch stays leased before other workers may take it back. */
+    /** How long a claimed batch stays leased without a heartbeat (renewed every third of it while the batch runs). */
     WORKER_LEASE_MS: integer(500, 3_600_000, 30_000),
+    /** A batch is sized to take about this long at the worker's measured rate (never more than WORKER_MAX_BATCH); 0: by count only. */
+    WORKER_BATCH_MS: integer(0, 600_000, 200),
     /** Attempts before an event is dead. */
     WORKER_MAX_ATTEMPTS: integer(1, 100, 5),
     /** Idle workers look for work this often even without a wake-up signal. */

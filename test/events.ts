@@ -35,6 +35,19 @@ export async function storeInInbox(tenantId: number, events: TestEvent[]): Promi
   }
 }
 
+/**
+ * Leases the tenant's pending events whose event id starts with `eventIdPrefix` to a made-up
+ * worker, as a claim does (one claims row listing them; the events stay pending), for an hour.
+ */
+export async function leaseInTest(tenantId: number, eventIdPrefix: string): Promise<void> {
+  await pool.query(
+    `INSERT INTO claims (claim_id, tenant_id, worker, event_ids, lease_until)
+     SELECT 'test-worker:' || $2, $1, 'test-worker', array_agg(id ORDER BY id), now() + interval '1 hour'
+       FROM events WHERE tenant_id = $1 AND status = 'pending' AND starts_with(event_id, $2)`,
+    [tenantId, eventIdPrefix],
+  );
+}
+
 /** Fast bulk load for large backlogs: n created events for n distinct items. */
 export async function bulkPending(tenantId: number, count: number, prefix = randomBytes(3).toString("hex")): Promise<void> {
   await pool.query(

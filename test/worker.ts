@@ -17,7 +17,7 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000)
 }
 
 export async function unfinishedEvents(): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE status IN ('pending', 'processing')");
+  const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE status = 'pending'");
   return rows[0]?.n ?? -1;
 }
 

@@ -157,7 +157,7 @@ async function thinUnderFeed(ctx: BenchContext, run: ModeRun): Promise<void> {
   }
   const sentAt = Date.now();
   for (;;) {
-    const [row] = await sql<{ n: number }>(pool, "SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status IN ('pending', 'processing')", [
+    const [row] = await sql<{ n: number }>(pool, "SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status = 'pending'", [
       tenant.id,
     ]);
     if ((row?.n ?? 1) === 0) break;

@@ -10,7 +10,8 @@
  *     and of 50 events; today it runs on the pool in autocommit (one INSERT,
  *     no BEGIN), so that is the raw figure; both transactions are measured too;
  *   apply-1, apply-200: the worker's apply transaction (lock the claim's
- *     events, applyBatch, outcomes, rollups) of 1 and of 200 claimed events;
+ *     rows and events, applyBatch, outcomes and the claim's release, rollups,
+ *     committed asynchronously as the worker does) of 1 and of 200 claimed events;
  *   page-50: the collector's page commit (cursor compare-and-set, 50 events,
  *     counters) through commitPage;
  *   answers-flush: the webhook-answer counts' flush, a small transaction;
@@ -28,6 +29,7 @@ import { storeRows, type StoreRow } from "../ingest/store-events.ts";
 import { canonicalJson, sha256 } from "../lib/canonical-json.ts";
 import { recordRollups, recordWebhookAnswers } from "../stats/rollups.ts";
 import { lockOwnedEvents, markDone } from "../worker/inbox.ts";
+import type { Claim } from "../worker/scheduler.ts";
 import type { BenchContext, BenchMode } from "./harness.ts";
 import { ModeRun } from "./mode-run.ts";
 import { summarizeSorted } from "./percentiles.ts";
@@ -75,20 +77,21 @@ function ingestCase(ctx: BenchContext, size: number, rounds: number): Case {
   };
 }
 
-/** The worker's apply transaction (server/worker/process.ts, applyClaim), with the engine chosen. */
-async function applyClaimed(claim: { claimId: string; eventIds: number[] }, engine: TransactionEngine): Promise<number> {
+/** The worker's apply transaction (server/worker/process.ts, applyClaim: its statements and its async commit), with the engine chosen. */
+async function applyClaimed(claim: Claim, engine: TransactionEngine): Promise<number> {
   return transaction(
     async (tx) => {
-      const finished = await markDone(tx, await applyBatch(tx, await lockOwnedEvents(tx, claim)));
+      const finished = await markDone(tx, claim, await applyBatch(tx, await lockOwnedEvents(tx, claim)));
       await recordRollups(tx, finished);
       return finished.length;
     },
-    { engine },
+    { engine, asyncCommit: true },
   );
 }
 
 function applyCase(ctx: BenchContext, size: number, rounds: number): Case {
   const pending = new Map<TransactionEngine, number[]>();
+  const tenantIds = new Map<TransactionEngine, number>();
   return {
     id: `apply-${size}`,
     label: `worker apply transaction, ${size} claimed event${size === 1 ? "" : "s"}`,
@@ -102,6 +105,7 @@ function applyCase(ctx: BenchContext, size: number, rounds: number): Case {
         const tenant = await ctx.createTenant(`bench-tx-apply-${size}-${engine}`);
         const events: WorkloadEvent[] = workload(`apply-${size}`, size * (rounds + warmupFor(rounds)), APPLY_ITEMS, size);
         await storeWorkload(tenant.id, events);
+        tenantIds.set(engine, tenant.id);
         const rows = await sql<{ id: number }>(pool, "SELECT id FROM events WHERE tenant_id = $1 ORDER BY id", [tenant.id]);
         pending.set(
           engine,
@@ -109,15 +113,15 @@ function applyCase(ctx: BenchContext, size: number, rounds: number): Case {
         );
       }
       const eventIds = (pending.get(engine) as number[]).slice(round * size, (round + 1) * size);
-      const claimId = randomUUID();
-      // What tidemark_claim does to the events it takes (the claim itself is not timed).
-      await sql(
-        pool,
-        "UPDATE events SET status = 'processing', locked_by = $2, locked_until = now() + interval '1 minute', attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
-        [eventIds, claimId],
-      );
+      const claim: Claim = { claimId: `bench:${randomUUID()}`, tenantIds: [tenantIds.get(engine) as number], eventIds, leaseMs: 60_000 };
+      // What tidemark_claim writes for the events it takes: one claims row (the claim itself is not timed).
+      await sql(pool, "INSERT INTO claims (claim_id, tenant_id, worker, event_ids, lease_until) VALUES ($1, $2, 'bench', $3, now() + interval '1 minute')", [
+        claim.claimId,
+        claim.tenantIds[0],
+        eventIds,
+      ]);
       return async () => {
-        const applied = await applyClaimed({ claimId, eventIds }, engine);
+        const applied = await applyClaimed(claim, engine);
         if (applied !== eventIds.length) throw new Error(`apply-${size}: ${applied} of ${eventIds.length} events finished`);
       };
     },

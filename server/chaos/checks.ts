@@ -14,7 +14,8 @@
  * 5. zero deadlocks: pg_stat_database.deadlocks of the run's database did
  *    not move, and the proxy saw no 40P01; zero serialization failures: the
  *    proxy saw no 40001 (PostgreSQL keeps no statistic of those);
- * 6. no lease left behind: no event processing or locked, no source leased.
+ * 6. no lease left behind: no claims row (a worker's lease on events) and no
+ *    source leased.
  * Besides these, the deliveries met only answers the contract allows.
  */
 import type pg from "pg";
@@ -207,19 +208,24 @@ async function checkDeadlocks(client: pg.Pool, input: CheckInput): Promise<Check
   ];
 }
 
-/** Events of these tenants still claimed (processing or locked) and their sources still leased. */
-export async function leftoverLeases(client: pg.Pool, tenantIds: number[]): Promise<{ events: number; sources: number }> {
-  const { rows } = await client.query<{ events: number; sources: number }>(
-    `SELECT (SELECT count(*)::int FROM events WHERE tenant_id = ANY($1::int[]) AND (status = 'processing' OR locked_by IS NOT NULL OR locked_until IS NOT NULL)) AS events,
+/** Claim rows of these tenants still held (and the events they list), and their sources still leased. */
+export async function leftoverLeases(client: pg.Pool, tenantIds: number[]): Promise<{ claims: number; events: number; sources: number }> {
+  const { rows } = await client.query<{ claims: number; events: number; sources: number }>(
+    `SELECT (SELECT count(*)::int FROM claims WHERE tenant_id = ANY($1::int[])) AS claims,
+            (SELECT coalesce(sum(cardinality(event_ids)), 0)::int FROM claims WHERE tenant_id = ANY($1::int[])) AS events,
             (SELECT count(*)::int FROM sources WHERE tenant_id = ANY($1::int[]) AND (lease_owner IS NOT NULL OR lease_until IS NOT NULL)) AS sources`,
     [tenantIds],
   );
-  return rows[0] as { events: number; sources: number };
+  return rows[0] as { claims: number; events: number; sources: number };
 }
 
 async function checkLeases(client: pg.Pool, input: CheckInput): Promise<Check> {
   const row = await leftoverLeases(client, [...input.tenantIds, input.pullTenantId]);
-  return { name: "leases", ok: row.events === 0 && row.sources === 0, detail: `${row.events} events and ${row.sources} sources still leased` };
+  return {
+    name: "leases",
+    ok: row.claims === 0 && row.sources === 0,
+    detail: `${row.claims} claims (${row.events} events) and ${row.sources} sources still leased`,
+  };
 }
 
 function checkAnswers(log: DeliveryLog): Check {

@@ -233,7 +233,7 @@ async function injectFault(fault: PlannedFault, context: FaultContext): Promise<
 }
 
 async function backlog(client: pg.Pool): Promise<number> {
-  const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE status IN ('pending', 'processing')");
+  const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE status = 'pending'");
   return rows[0]?.n ?? 0;
 }
 

@@ -163,7 +163,7 @@ describe("scale-out: two app processes, three worker processes, one PostgreSQL, 
     await waitFor(async () => {
       const { rows } = await pool.query<{ cursor: string | null; unfinished: number }>(
         `SELECT (SELECT cursor FROM sources WHERE tenant_id = $1) AS cursor,
-                (SELECT count(*)::int FROM events WHERE tenant_id = $1 AND status IN ('pending', 'processing')) AS unfinished`,
+                (SELECT count(*)::int FROM events WHERE tenant_id = $1 AND status = 'pending') AS unfinished`,
         [tenant.id],
       );
       return rows[0]?.cursor === encodeCursor(feed.total) && rows[0].unfinished === 0;

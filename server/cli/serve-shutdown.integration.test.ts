@@ -56,7 +56,7 @@ interface Findings {
   stored: Set<string>;
   exit: { code: number | null; signal: NodeJS.Signals | null } | null;
   exitMs: number;
-  leases: { events: number; sources: number };
+  leases: { claims: number; events: number; sources: number };
   processedBeforeExit: number;
   logLines: string[];
 }
@@ -159,8 +159,8 @@ function brokenGuarantees(findings: Findings): string[] {
   }
   if (findings.exit?.code !== 0 || findings.exit.signal !== null) broken.push(`exited ${JSON.stringify(findings.exit)}`);
   if (findings.exitMs > EXIT_BOUND_MS) broken.push(`exited ${findings.exitMs} ms after SIGTERM (bound ${EXIT_BOUND_MS} ms)`);
-  if (findings.leases.events > 0 || findings.leases.sources > 0) {
-    broken.push(`${findings.leases.events} events still claimed, ${findings.leases.sources} sources still leased`);
+  if (findings.leases.claims > 0 || findings.leases.sources > 0) {
+    broken.push(`${findings.leases.claims} claims (${findings.leases.events} events) still held, ${findings.leases.sources} sources still leased`);
   }
   const messages = findings.logLines.map((line) => (/"msg":"([^"]*)"/.exec(line)?.[1] ?? "") + (/"status":(\d+)/.exec(line)?.[1] ?? ""));
   const order = ["shutting down", "collector stopped", "worker stopped", "stopped0"].map((message) => messages.indexOf(message));

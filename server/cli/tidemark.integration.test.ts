@@ -14,6 +14,7 @@ import { open } from "../secrets/secret-box.ts";
 import { exportItems } from "../items/export.ts";
 import { createTenant } from "../tenants/service.ts";
 import { cliError, runTidemark } from "../../test/cli.ts";
+import { leaseInTest } from "../../test/events.ts";
 
 const tidemark = (...args: string[]) => runTidemark({}, ...args);
 
@@ -38,13 +39,14 @@ async function insertItems(tenantId: number, count: number, options: { prefix?: 
 async function insertEvents(tenantId: number, status: "pending" | "processing" | "done" | "dead", count: number, ageSeconds = 0): Promise<void> {
   await pool.query(
     `INSERT INTO events (tenant_id, event_id, type, item_id, version, payload, payload_hash, source_timestamp, received_at,
-                         status, outcome, locked_by, locked_until)
+                         status, outcome)
      SELECT $1, $2 || '-' || g, 'item.created', 'item-' || g, 1, '{}', '\\x00', now(), now() - make_interval(secs => $4),
-            $2, CASE $2 WHEN 'done' THEN 'applied' WHEN 'dead' THEN 'dead' END,
-            CASE WHEN $2 = 'processing' THEN 'test-worker' END, CASE WHEN $2 = 'processing' THEN now() + interval '30 seconds' END
+            CASE $2 WHEN 'processing' THEN 'pending' ELSE $2 END, CASE $2 WHEN 'done' THEN 'applied' WHEN 'dead' THEN 'dead' END
        FROM generate_series(1, $3::int) AS g`,
     [tenantId, status, count, ageSeconds],
   );
+  // In flight: pending in the inbox, and listed by a claim.
+  if (status === "processing") await leaseInTest(tenantId, "processing-");
 }
 
 describe("tidemark tenant", () => {

@@ -20,7 +20,9 @@ import type { Tx } from "../db.ts";
 // "sources" comes before "events": a pulled page's transaction compares-and-sets the cursor
 // first, then inserts the page's events (server/collector/source-state.ts). No transaction
 // takes sources together with claim_lock or scheduler_state, so its place after them is free.
-export const LOCK_ORDER = ["claim_lock", "scheduler_state", "sources", "events", "items", "item_refs", "rollup_counts", "rollup_latency"] as const;
+// "claims" (a worker's leases) comes before "events": whatever ends a claimed event's attempt
+// first locks the claim's rows, then the events they list (server/worker/inbox.ts).
+export const LOCK_ORDER = ["claim_lock", "scheduler_state", "sources", "claims", "events", "items", "item_refs", "rollup_counts", "rollup_latency"] as const;
 export type LockedTable = (typeof LOCK_ORDER)[number];
 
 export class LockOrderViolation extends Error {

@@ -46,9 +46,7 @@ async function paced(everyMs: number, step: () => Promise<void>): Promise<void> 
 }
 
 async function backlogOf(tenantId: number): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status IN ('pending', 'processing')", [
-    tenantId,
-  ]);
+  const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status = 'pending'", [tenantId]);
   return rows[0]?.n ?? -1;
 }
 

@@ -61,7 +61,7 @@ describe("explainEvent", () => {
     const later = new Date(now.getTime() + 12_000);
     const transient = pending({ due: false, availableAt: later, attempt: 2, lastError: "transient error (40001): could not serialize access" });
     expect(first(transient, tenant({ batchesInFlight: 5 }))).toBe(
-      "retrying after a transient error, attempt 2 of 5 (next try at 10:00:12 UTC, in 12 s); transient errors alone never make it dead: transient error (40001): could not serialize access",
+      "retrying after a transient error (next try at 10:00:12 UTC, in 12 s); transient errors spend no attempt (2 of 5 used) and never make it dead: transient error (40001): could not serialize access",
     );
     const failed = pending({ due: false, availableAt: later, attempt: 4, lastError: "poisoned" });
     expect(first(failed, tenant())).toBe(

@@ -104,7 +104,7 @@ function pendingReason(event: WaitingEventState, tenant: TenantSchedulerState, s
     if (event.lastError?.startsWith(TRANSIENT_ERROR_PREFIX)) {
       return {
         code: "retrying-transient",
-        text: `retrying after a transient error, ${attemptOf(event.attempt, settings)} (${next}); transient errors alone never make it dead: ${event.lastError}`,
+        text: `retrying after a transient error (${next}); transient errors spend no attempt (${count(event.attempt)} of ${count(settings.maxAttempts)} used) and never make it dead: ${event.lastError}`,
       };
     }
     if (event.lastError !== null) {

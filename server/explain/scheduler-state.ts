@@ -27,7 +27,7 @@ export const AHEAD_COUNT_CAP = 1_000_000;
 export const MAX_EVENTS_PER_ITEM = 100;
 
 export interface EventLease {
-  /** The claim id (events.locked_by). */
+  /** The claim id (claims.claim_id). */
   claimId: string;
   /** The worker process that holds it: the claim id without its random suffix (host:pid). */
   worker: string;
@@ -75,20 +75,25 @@ export interface TenantSchedulerState {
 }
 
 // ── How claims are stored: the only part of this module that knows. ─────────────────────────────
-// Today a claim marks the events it takes `processing`, with locked_by (the claim id) and
-// locked_until (its lease's end), and counts the attempt as it claims (tidemark_claim). If claims
-// move (a table of their own, say), these five fragments change and nothing else here does.
+// A claim inserts a `claims` row per tenant it serves, listing the events it took (event_ids) and
+// its lease's end (lease_until); the events stay `pending` and are written once, when their
+// attempt ends, which is when `attempts` is counted (tidemark_claim, server/worker/process.ts).
+// If claims move again, these five fragments change and nothing else here does.
 
 /** SQL: event `e` is waiting (not yet done or dead), whether or not a claim holds it. */
-const EVENT_WAITING = "e.status IN ('pending', 'processing')";
-/** SQL: the claim that holds event `e`, as columns claim_id and lease_until (both null when none does), and any join that needs. */
-const EVENT_LEASE = { join: "", columns: "e.locked_by AS claim_id, e.locked_until AS lease_until" };
-/** SQL: the attempt event `e` is on (held) or made last (not held). Attempts are counted when claimed, so it is the count. */
-const EVENT_ATTEMPT = "e.attempts";
-/** SQL: event `alias` may be taken by the next claim: pending, due, and held by no claim. */
-const CLAIMABLE = (alias: string) => `${alias}.status = 'pending' AND ${alias}.available_at <= now()`;
-/** SQL: tenant `t`'s batches in flight, as the claim counts them against max_concurrency: its distinct live leases. */
-const BATCHES_IN_FLIGHT = `(SELECT count(DISTINCT e.locked_by)::int FROM events e WHERE e.tenant_id = t.id AND e.status = 'processing' AND e.locked_until > now())`;
+const EVENT_WAITING = "e.status = 'pending'";
+/** SQL: the claim that holds event `e`, as columns claim_id and lease_until (both null when none does), and the join that needs. */
+const EVENT_LEASE = {
+  join: "LEFT JOIN LATERAL (SELECT c.claim_id, c.lease_until FROM claims c WHERE c.tenant_id = e.tenant_id AND e.id = ANY(c.event_ids) LIMIT 1) held ON true",
+  columns: "held.claim_id AS claim_id, held.lease_until AS lease_until",
+};
+/** SQL: the attempt event `e` is on (held: one more than the attempts ended) or made last (not held: the attempts ended). */
+const EVENT_ATTEMPT = "CASE WHEN held.claim_id IS NULL THEN e.attempts ELSE e.attempts + 1 END";
+/** SQL: event `alias` may be taken by the next claim: pending, due, and listed by no claim row. */
+const CLAIMABLE = (alias: string) =>
+  `${alias}.status = 'pending' AND ${alias}.available_at <= now() AND NOT EXISTS (SELECT 1 FROM claims lc WHERE lc.tenant_id = ${alias}.tenant_id AND ${alias}.id = ANY(lc.event_ids))`;
+/** SQL: tenant `t`'s batches in flight, as the claim counts them against max_concurrency: its live claim rows. */
+const BATCHES_IN_FLIGHT = `(SELECT count(*)::int FROM claims c WHERE c.tenant_id = t.id AND c.lease_until > now())`;
 
 // ── The reads, in terms of those fragments. ─────────────────────────────────────────────────────
 

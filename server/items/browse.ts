@@ -79,9 +79,13 @@ export async function getItemHistory(tenantId: number, itemId: string): Promise<
     sql<{ ref_id: string }>(pool, `SELECT ref_id FROM item_refs WHERE tenant_id = $1 AND item_id = $2 ORDER BY ref_id COLLATE "C"`, [tenantId, itemId]),
     sql<ItemHistory["events"][number]>(
       pool,
-      `SELECT event_id AS "eventId", type, version, status, outcome, attempts, last_error AS "lastError", request_id AS "requestId",
+      // An event a claim holds is shown as in flight ("processing"): the inbox keeps it pending until its attempt ends.
+      `SELECT event_id AS "eventId", type, version,
+              CASE WHEN e.status = 'pending' AND EXISTS (SELECT 1 FROM claims c WHERE c.tenant_id = e.tenant_id AND e.id = ANY (c.event_ids))
+                   THEN 'processing' ELSE e.status END AS status,
+              outcome, attempts, last_error AS "lastError", request_id AS "requestId",
               received_at AS "receivedAt", processed_at AS "processedAt"
-         FROM events WHERE tenant_id = $1 AND item_id = $2
+         FROM events e WHERE tenant_id = $1 AND item_id = $2
         ORDER BY version DESC, received_at DESC
         LIMIT 500`,
       [tenantId, itemId],

@@ -9,7 +9,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pool } from "../db.ts";
 import { BEYOND_HORIZON } from "../core/apply.ts";
-import { event, readItems, storeInInbox } from "../../test/events.ts";
+import { event, leaseInTest, readItems, storeInInbox } from "../../test/events.ts";
+import { claimedEventCount } from "../worker/inbox.ts";
 import { createTestTenant } from "../../test/webhooks.ts";
 import { processAll } from "../../test/worker.ts";
 import { updateQuotas } from "../tenants/service.ts";
@@ -18,20 +19,20 @@ import { RETENTION_LOCK_KEY, runRetention, type RetentionOptions } from "./reten
 const NOW_ISH = () => new Date().toISOString();
 const options: RetentionOptions = { batchSize: 1_000, maxBatches: 100, tombstoneGraceMs: 0 };
 
-/** n done events received `daysAgo` days ago, with status as given. */
+/** n done events received `daysAgo` days ago, with status as given ("processing": pending and leased to a claim). */
 async function oldEvents(tenantId: number, count: number, daysAgo: number, status: "done" | "pending" | "processing" | "dead", tag: string): Promise<void> {
   await pool.query(
     `INSERT INTO events (tenant_id, event_id, type, item_id, version, payload, payload_hash, source_timestamp, received_at,
-                         status, outcome, processed_at, locked_by, locked_until)
+                         status, outcome, processed_at)
      SELECT $1, $2 || '-' || g, 'item.created', $2 || '-item-' || g, 1,
             jsonb_build_object('type', 'item.created', 'timestamp', '2026-11-27T10:00:00Z', 'data', jsonb_build_object('id', $2 || '-item-' || g, 'version', 1)),
             sha256(('e' || g)::bytea), now(), now() - make_interval(days => $4),
-            $5, CASE $5 WHEN 'done' THEN 'applied' WHEN 'dead' THEN 'dead' END,
-            CASE WHEN $5 IN ('done', 'dead') THEN now() - make_interval(days => $4) END,
-            CASE $5 WHEN 'processing' THEN 'someone' END, CASE $5 WHEN 'processing' THEN now() + interval '1 hour' END
+            CASE $5 WHEN 'processing' THEN 'pending' ELSE $5 END, CASE $5 WHEN 'done' THEN 'applied' WHEN 'dead' THEN 'dead' END,
+            CASE WHEN $5 IN ('done', 'dead') THEN now() - make_interval(days => $4) END
        FROM generate_series(1, $3) AS g`,
     [tenantId, tag, count, daysAgo, status],
   );
+  if (status === "processing") await leaseInTest(tenantId, `${tag}-`);
 }
 
 async function countByStatus(tenantId: number): Promise<Record<string, number>> {
@@ -79,10 +80,12 @@ describe("retention of raw events", () => {
     expect((await countByStatus(tenant.id)).done).toBe(1 + 500 + 11);
     const second = await runRetention(options);
     expect(second?.eventsRemoved).toBe(500);
-    expect(await countByStatus(tenant.id)).toEqual({ done: 1 + 11, pending: 7, processing: 3, dead: 5 });
+    expect(await countByStatus(tenant.id)).toEqual({ done: 1 + 11, pending: 7 + 3, dead: 5 });
+    expect(await claimedEventCount([tenant.id])).toBe(3);
     expect(await rollupSnapshot()).toEqual(rollupsBefore);
-    // The hand-made pending and processing rows would keep the other cases' workers waiting.
-    await pool.query(`DELETE FROM events WHERE tenant_id = $1 AND status IN ('pending', 'processing')`, [tenant.id]);
+    // The hand-made pending and leased rows would keep the other cases' workers waiting.
+    await pool.query(`DELETE FROM claims WHERE tenant_id = $1`, [tenant.id]);
+    await pool.query(`DELETE FROM events WHERE tenant_id = $1 AND status = 'pending'`, [tenant.id]);
   });
 
   it("follows each tenant's own setting", async () => {

@@ -64,7 +64,10 @@ function startWorkerProcess(): ChildProcess {
 }
 
 async function leasesHeldBy(pid: number): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE status = 'processing' AND locked_by LIKE $1", [`%:${pid}:%`]);
+  // The events its claims rows list (a claim id is "<host>:<pid>:<random>").
+  const { rows } = await pool.query<{ n: number }>("SELECT coalesce(sum(cardinality(event_ids)), 0)::int AS n FROM claims WHERE claim_id LIKE $1", [
+    `%:${pid}:%`,
+  ]);
   return rows[0]?.n ?? 0;
 }
 

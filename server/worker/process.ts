@@ -1,11 +1,15 @@
 /**
  * Processing one claim: apply its events exactly once, or give them back.
  *
- * applyClaim runs one transaction: lock the claimed events that are still
- * ours (status processing, locked_by = this claim; a lease that expired and
- * was taken over is no longer ours, so its events are skipped, never applied
- * twice), apply them (server/core), mark each with its outcome, and add the
- * rollups. Outcome and item state commit together or not at all.
+ * applyClaim runs one transaction: lock the claim's own rows and the events
+ * they still list (a lease that expired and was reaped has no rows left, so
+ * its events are skipped, never applied twice), apply them (server/core),
+ * mark each with its outcome and end the claim's hold on them in one
+ * statement, and add the rollups. Outcome and item state commit together or
+ * not at all.
+ *
+ * processClaim keeps the claim's lease by heartbeat (./lease.ts) for as long
+ * as it runs, so a batch slower than the lease is not taken over.
  *
  * processClaim adds the failure policy:
  * - transient errors (deadlock, serialization, lost connection) retry the
@@ -27,6 +31,7 @@ import { fullJitterBackoff, type Random } from "../lib/jitter.ts";
 import { log } from "../log.ts";
 import { metrics } from "../metrics.ts";
 import { failEvent, giveBack as giveBackLease, lockOwnedEvents, markDone } from "./inbox.ts";
+import { keepLease } from "./lease.ts";
 import type { Claim } from "./scheduler.ts";
 import { resolveClaim } from "./thin.ts";
 import { isTransient, sqlState, transientErrorText } from "./transient.ts";
@@ -44,25 +49,30 @@ const TRANSIENT_CAP_MS = 2_000;
 const RETRY_BASE_MS = 1_000;
 const RETRY_CAP_MS = 5 * 60_000;
 
+const ASYNC_COMMIT = { asyncCommit: true } as const;
+
 /**
  * Applies the claim's events that are still leased to it; returns how many it
  * finished. `resolved` holds, by inbox row id, the full body of each thin
  * event (see ./thin.ts), applied in place of its stored payload.
  */
 export async function applyClaim(claim: Claim, resolved: ReadonlyMap<number, unknown> = new Map()): Promise<number> {
+  // Committed without waiting for the WAL flush: a server crash can lose only whole batches (items,
+  // outcomes, rollups and the claim's release together), whose events are then still pending and are
+  // applied again. Nothing outside the database was told they were applied.
   return transaction(async (tx) => {
     const locked = await lockOwnedEvents(tx, claim);
     if (locked.length === 0) return 0;
     const owned = resolved.size === 0 ? locked : locked.map((event) => (resolved.has(event.id) ? { ...event, payload: resolved.get(event.id) } : event));
-    const finished = await markDone(tx, await applyBatch(tx, owned));
+    const finished = await markDone(tx, claim, await applyBatch(tx, owned));
     await recordRollups(tx, finished);
     for (const event of finished) metrics.eventsProcessed.inc({ outcome: event.outcome });
     return finished.length;
-  });
+  }, ASYNC_COMMIT);
 }
 
-/** Returns the claim's events to the queue, due after `delayMs`. Attempts were counted when claimed. */
-export async function giveBack(claim: Claim, error: string, delayMs: number): Promise<void> {
+/** Ends the claim and returns its events to the queue, due after `delayMs`; no attempt is spent. */
+export async function giveBack(claim: Pick<Claim, "claimId" | "eventIds">, error: string, delayMs: number): Promise<void> {
   await transaction((tx) => giveBackLease(tx, claim, error, delayMs));
 }
 
@@ -84,8 +94,17 @@ async function failOne(claim: Claim, eventId: number, error: unknown, policy: Fa
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Processes a claim under the failure policy; never throws for a database error. */
+/** Processes a claim under the failure policy, keeping its lease meanwhile; never throws for a database error. */
 export async function processClaim(claim: Claim, policy: FailurePolicy): Promise<void> {
+  const heartbeat = keepLease(claim);
+  try {
+    await processUnderLease(claim, policy);
+  } finally {
+    await heartbeat.stop();
+  }
+}
+
+async function processUnderLease(claim: Claim, policy: FailurePolicy): Promise<void> {
   let resolution: Resolution;
   try {
     resolution = await resolveClaim(claim);

@@ -23,12 +23,19 @@
  *   backlogged each tenant's share follows its weight.
  * - One claim may group the visits of several lightly loaded tenants; a
  *   backlogged tenant gets a claim of its own.
+ * - A visit larger than a batch stays open across claims; while one claim
+ *   serves it, the others serve the tenants behind it not yet served since it
+ *   opened, and when it closes its tenant goes back to where the ring stood
+ *   when it opened: no tenant holds every loop while others wait their turn,
+ *   and the weights stay exact (20261203101000_claims_as_rows).
+ * - The claim inserts claims rows (its lease) and writes no event.
  *
- * Lock order: the claim lock, scheduler_state, then events (lock-order.ts).
+ * Lock order: the claim lock, scheduler_state, then claims (lock-order.ts).
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { sql, transaction } from "../db.ts";
+import { faultActive } from "../faults.ts";
 import { claimEvents } from "./inbox.ts";
 
 export interface SchedulerSettings {
@@ -41,11 +48,13 @@ export interface SchedulerSettings {
 
 /** A batch leased to one worker: the visits of one or more tenants, consecutive in ring order. */
 export interface Claim {
-  /** Unique per claim; stored in events.locked_by. */
+  /** Unique per claim, `<worker>:<random>`; the key of its claims rows. */
   claimId: string;
   /** The tenants served, in ring order. */
   tenantIds: number[];
   eventIds: number[];
+  /** The lease it was claimed with, which its heartbeat renews (lease.ts). */
+  leaseMs: number;
 }
 
 /** Most tenant visits one claim may group (see tidemark_claim). */
@@ -65,8 +74,14 @@ export function newClaimId(): string {
 /** Claims the next fair batch, or returns null when no tenant has claimable work. */
 export async function claimNext(settings: SchedulerSettings): Promise<Claim | null> {
   const claimId = newClaimId();
-  // Inside tidemark_claim the locks are taken claim lock → scheduler_state → events (lock-order.ts).
-  const rows = await claimEvents({ ...settings, maxTenants: MAX_TENANTS_PER_CLAIM }, claimId);
+  // Inside tidemark_claim the locks are taken claim lock → scheduler_state → claims (lock-order.ts).
+  // TEST-ONLY (server/faults.ts): whale-takes-all-loops turns the open-visit rule off.
+  const rows = await claimEvents({ ...settings, maxTenants: MAX_TENANTS_PER_CLAIM }, claimId, undefined, !faultActive("whale-takes-all-loops"));
   if (rows.length === 0) return null;
-  return { claimId, tenantIds: [...new Set(rows.map((row) => row.tenant_id))], eventIds: rows.map((row) => row.event_id) };
+  return {
+    claimId,
+    tenantIds: [...new Set(rows.map((row) => row.tenant_id))],
+    eventIds: rows.map((row) => Number(row.event_id)),
+    leaseMs: settings.leaseMs,
+  };
 }

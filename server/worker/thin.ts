@@ -3,20 +3,21 @@
  * (server/thin): processClaim calls resolveClaim once per claim, so no
  * network wait ever happens while the batch holds row locks.
  *
- * The read takes no lock: a stored payload never changes, and the lease
- * (locked_by) is checked again when the transaction locks the events, so a
- * claim taken over meanwhile applies nothing whatever was resolved here.
+ * The read takes no lock: a stored payload never changes, and the claim's
+ * rows are locked again by the applying transaction, so a claim reaped
+ * meanwhile applies nothing whatever was resolved here.
  */
 import { pool, sql, statement } from "../db.ts";
 import { resolveThinEvents, type Resolution, type ResolveOptions } from "../thin/resolve.ts";
-import type { Lease } from "./inbox.ts";
+import { UNFINISHED, type Lease } from "./inbox.ts";
 
 const CLAIMED_THIN = statement(
   "claimed_thin_events",
   `
 SELECT id, tenant_id, event_id, payload
   FROM events
- WHERE id = ANY($1::bigint[]) AND status = 'processing' AND locked_by = $2 AND payload->>'thin' = 'true'
+ WHERE id = ANY($1::bigint[]) AND ${UNFINISHED} AND payload->>'thin' = 'true'
+   AND id IN (SELECT unnest(c.event_ids) FROM claims c WHERE c.claim_id = $2)
  ORDER BY id`,
 );
 

@@ -1,6 +1,15 @@
 /**
  * A worker: `concurrency` loops that each claim a fair batch (scheduler.ts),
- * process it (process.ts) and repeat, plus a reaper of expired leases.
+ * process it (process.ts, which keeps its lease by heartbeat) and repeat,
+ * plus a reaper of expired leases.
+ *
+ * Batches are bounded by time as well as by count: the worker measures how
+ * long its batches take per event (a moving average) and claims at most
+ * batchMs worth (WORKER_BATCH_MS), never more than maxBatch and never less
+ * than one quantum, so the time another tenant's event can wait for a loop
+ * to come free is about one batchMs (or one weight-1 visit), whatever a
+ * whale's weight. The deficit a smaller batch leaves keeps its visit open
+ * (scheduler.ts), so weights are unchanged.
  *
  * Idle loops sleep until new events are signalled (wake.ts) or WORKER_POLL_MS
  * passes, so an idle worker costs one cheap query per poll interval. stop()
@@ -22,6 +31,8 @@ export interface WorkerOptions extends SchedulerSettings {
   concurrency: number;
   maxAttempts: number;
   pollMs: number;
+  /** Target duration of one batch (0: by count only); WORKER_BATCH_MS when absent. */
+  batchMs?: number;
   random?: Random;
 }
 
@@ -33,8 +44,12 @@ export function workerOptionsFromEnv(): WorkerOptions {
     leaseMs: env.WORKER_LEASE_MS,
     maxAttempts: env.WORKER_MAX_ATTEMPTS,
     pollMs: env.WORKER_POLL_MS,
+    batchMs: env.WORKER_BATCH_MS,
   };
 }
+
+/** Weight of the newest batch in the moving average of milliseconds per event. */
+const RATE_SMOOTHING = 0.3;
 
 const logLoopError = throttledLogger(10_000);
 /** The backlog chart's resolution is a minute; sampling a little more often never misses one. */
@@ -49,9 +64,31 @@ export class Worker {
   private reaperTimer: NodeJS.Timeout | undefined;
   private samplerTimer: NodeJS.Timeout | undefined;
   private readonly random: Random;
+  private readonly batchMs: number;
+  /** Milliseconds per event of recent batches (a moving average); null before the first. */
+  private msPerEvent: number | null = null;
 
   constructor(private readonly options: WorkerOptions) {
     this.random = options.random ?? Math.random;
+    this.batchMs = options.batchMs ?? env.WORKER_BATCH_MS;
+  }
+
+  /**
+   * The most events the next claim may take: batchMs at the measured rate, within one quantum (a
+   * weight-1 visit is never split) and maxBatch.
+   */
+  batchLimit(): number {
+    const { maxBatch, quantum } = this.options;
+    if (this.batchMs <= 0 || this.msPerEvent === null) return maxBatch;
+    return Math.max(Math.min(quantum, maxBatch), Math.min(maxBatch, Math.floor(this.batchMs / this.msPerEvent)));
+  }
+
+  private recordBatch(events: number, ms: number): void {
+    // A batch's fixed cost (the claim, the round trips, the commit) dominates a small one: only batches
+    // of at least half the current limit say what an event costs.
+    if (events < this.batchLimit() / 2) return;
+    const perEvent = ms / events;
+    this.msPerEvent = this.msPerEvent === null ? perEvent : this.msPerEvent * (1 - RATE_SMOOTHING) + perEvent * RATE_SMOOTHING;
   }
 
   async start(): Promise<void> {
@@ -110,7 +147,7 @@ export class Worker {
     while (!this.stopping) {
       let claim: Claim | null;
       try {
-        claim = await claimNext(this.options);
+        claim = await claimNext({ quantum: this.options.quantum, maxBatch: this.batchLimit(), leaseMs: this.options.leaseMs });
         failures = 0;
       } catch (error) {
         failures++;
@@ -123,11 +160,13 @@ export class Worker {
         continue;
       }
       this.inFlight.add(claim);
+      const started = performance.now();
       try {
         await processClaim(claim, { maxAttempts: this.options.maxAttempts, transientRetries: 3, random: this.random });
       } finally {
         this.inFlight.delete(claim);
       }
+      this.recordBatch(claim.eventIds.length, performance.now() - started);
     }
   }
 
@@ -141,7 +180,7 @@ export class Worker {
 
   private async reap(): Promise<void> {
     try {
-      const reaped = await reapExpiredLeases(this.options.maxAttempts);
+      const reaped = await reapExpiredLeases();
       if (reaped > 0) {
         log.warn({ module: "worker", reaped }, "returned events whose lease expired");
         this.wakeAll();
