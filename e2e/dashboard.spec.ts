@@ -63,13 +63,13 @@ test("an admin creates a tenant, sees its events, throttles it, and a viewer of 
   await page.getByLabel(/show deleted/i).check();
   await expect(page.getByRole("link", { name: "item-19", exact: true })).toBeVisible();
 
-  await page.goto("/");
+  await page.goto(`/?q=${slug}`);
   await expect(page.getByRole("heading", { name: "Dashboard tenant" })).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath("overview.png"), fullPage: true });
   await testInfo.attach("overview", { path: testInfo.outputPath("overview.png"), contentType: "image/png" });
 
   // The admin lowers the tenant's rate limit; the next burst is mostly refused with 429.
-  await page.goto("/admin/tenants");
+  await page.goto(`/admin/tenants?q=${slug}`);
   await page
     .getByRole("row", { name: new RegExp(slug) })
     .getByRole("button", { name: "Edit quotas" })

@@ -63,7 +63,7 @@ test("the demo tenant pulls its simulated feed on the first start: processed wit
   await expect(page.getByRole("heading", { name: "Events received", level: 2 })).toBeVisible();
 
   // Paused from the admin page, the source stops; resumed, it goes on.
-  await page.goto("/admin/tenants");
+  await page.goto("/admin/tenants?q=demo");
   await page.getByRole("row", { name: /^demo/ }).getByRole("button", { name: "Source" }).click();
   await page.getByRole("button", { name: "Pause" }).click();
   await expect(page.locator("#tenant-editor [data-source-state]")).toHaveAttribute("data-source-state", "Source paused");
@@ -80,7 +80,7 @@ test("an admin sets a source on the admin page, sees it pulled to the end, and r
   const feed = `${baseURL}/api/sim/seed-5-total-300/events`;
 
   await signIn(page, E2E_ADMIN_EMAIL, E2E_ADMIN_PASSWORD);
-  await page.goto("/admin/tenants");
+  await page.goto(`/admin/tenants?q=${slug}`);
   await page
     .getByRole("row", { name: new RegExp(`^${slug}`) })
     .getByRole("button", { name: "Source" })
@@ -110,7 +110,7 @@ test("an admin sets a source on the admin page, sees it pulled to the end, and r
   expect(await item.json()).toMatchObject({ id: "whale-0" });
   expect((await fetch(`${baseURL}/api/sim/seed-5-total-300/items/no-such-item`)).status).toBe(404);
 
-  await page.goto("/admin/tenants");
+  await page.goto(`/admin/tenants?q=${slug}`);
   await page
     .getByRole("row", { name: new RegExp(`^${slug}`) })
     .getByRole("button", { name: "Source" })
