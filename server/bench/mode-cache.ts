@@ -157,9 +157,7 @@ async function thinUnderFeed(ctx: BenchContext, run: ModeRun): Promise<void> {
   }
   const sentAt = Date.now();
   for (;;) {
-    const [row] = await sql<{ n: number }>(pool, "SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status = 'pending'", [
-      tenant.id,
-    ]);
+    const [row] = await sql<{ n: number }>(pool, "SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status = 'pending'", [tenant.id]);
     if ((row?.n ?? 1) === 0) break;
     if (Date.now() - sentAt > 120_000) throw new Error("thin events were not all processed within 2 minutes of the last one sent");
     await new Promise((resolve) => setTimeout(resolve, 20));
