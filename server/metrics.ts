@@ -154,3 +154,12 @@ function createMetrics() {
 const globalForMetrics = globalThis as unknown as { tidemarkMetrics?: ReturnType<typeof createMetrics> };
 
 export const metrics = (globalForMetrics.tidemarkMetrics ??= createMetrics());
+
+/**
+ * One read per scrape for gauges filled from the same query: every collect()
+ * of one scrape shares the read in flight, and the next scrape reads afresh.
+ */
+export function sharedPerScrape<T>(read: () => Promise<T>): () => Promise<T> {
+  let latest: Promise<T> | undefined;
+  return () => (latest ??= read().finally(() => setImmediate(() => (latest = undefined))));
+}

@@ -17,7 +17,7 @@
 import { Gauge } from "prom-client";
 import { pool, sql, statement } from "../db.ts";
 import { OTHER_LABEL } from "../lib/bounded-label.ts";
-import { metrics } from "../metrics.ts";
+import { metrics, sharedPerScrape } from "../metrics.ts";
 
 export const LAGGING_SOURCES = 20;
 
@@ -50,9 +50,8 @@ const globalForGauges = globalThis as unknown as { tidemarkSourceGauges?: boolea
 
 if (!globalForGauges.tidemarkSourceGauges) {
   globalForGauges.tidemarkSourceGauges = true;
-  let latest: Promise<Row[]> | undefined;
   // Both gauges are filled from one query per scrape.
-  const rows = () => (latest ??= sourceLags().finally(() => setImmediate(() => (latest = undefined))));
+  const rows = sharedPerScrape(sourceLags);
   new Gauge({
     name: "tidemark_collector_source_lag_seconds",
     help: `Seconds since a source was last caught up with its upstream, for the ${LAGGING_SOURCES} unpaused sources furthest behind (by tenant slug), and the rest's largest as tenant="${OTHER_LABEL}".`,

@@ -9,7 +9,7 @@
  */
 import { Gauge } from "prom-client";
 import { pool, sql } from "../db.ts";
-import { metrics } from "../metrics.ts";
+import { metrics, sharedPerScrape } from "../metrics.ts";
 import { getBacklogs } from "./backlog.ts";
 
 export const BUSIEST_TENANTS = 20;
@@ -42,9 +42,8 @@ const globalForGauges = globalThis as unknown as { tidemarkBacklogGauges?: boole
 
 if (!globalForGauges.tidemarkBacklogGauges) {
   globalForGauges.tidemarkBacklogGauges = true;
-  let latest: Promise<Row[]> | undefined;
   // Both gauges are filled from one query per scrape.
-  const rows = () => (latest ??= backlogByTenant().finally(() => setImmediate(() => (latest = undefined))));
+  const rows = sharedPerScrape(backlogByTenant);
   new Gauge({
     name: "tidemark_backlog_pending_events",
     help: `Events waiting to be processed, for the ${BUSIEST_TENANTS} tenants with the most, and the rest as tenant="${OTHER_TENANTS}".`,
