@@ -19,6 +19,7 @@ import { pool, sql, transaction } from "../db.ts";
 import { env } from "../env.ts";
 import { Worker } from "../worker/worker.ts";
 import { CpuMeter } from "./cpu.ts";
+import { waitUntilDrained } from "./drain.ts";
 import type { BenchContext, BenchMode } from "./harness.ts";
 import { ModeRun } from "./mode-run.ts";
 import { cpuFigures, cpuRatio, formatCount as n, ratio, type Measurement } from "./report.ts";
@@ -29,16 +30,12 @@ const EVENTS = 100_000;
 const ITEMS = 10_000;
 const LOOPS = 2;
 const RAW_BATCH = 500;
+const DRAIN_TIMEOUT_MS = 10 * 60_000;
 
 const ratios = (m: readonly Measurement[]) => [
   ratio(m, "workers ÷ raw upsert (g/h)", "apply-workers", "apply-raw-upsert"),
   cpuRatio(m, "g/h by CPU per event (bench process + postgres)", "apply-workers", "apply-raw-upsert", ["bench", "postgres"]),
 ];
-
-async function pendingOf(tenantIds: number[]): Promise<number> {
-  const [row] = await sql<{ n: number }>(pool, "SELECT count(*)::int AS n FROM events WHERE tenant_id = ANY($1) AND status <> 'done'", [tenantIds]);
-  return row?.n ?? -1;
-}
 
 function meter(ctx: BenchContext): CpuMeter {
   // The workers and the raw loop both run in the bench process, whose own CPU the meter always reads as "bench".
@@ -59,10 +56,11 @@ async function drainWithWorkers(ctx: BenchContext, tenantIds: number[]): Promise
   cpu.open();
   const started = performance.now();
   await worker.start();
-  while ((await pendingOf(tenantIds)) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  const drained = await waitUntilDrained(tenantIds, DRAIN_TIMEOUT_MS);
   const seconds = (performance.now() - started) / 1000;
   const used = cpu.close();
   await worker.stop();
+  if (!drained) throw new Error(`the workers left events pending after ${DRAIN_TIMEOUT_MS / 1000} s`);
   return { seconds, cpu: used };
 }
 

@@ -31,6 +31,7 @@ import { pool } from "../db.ts";
 import { parseEnv } from "../env-schema.ts";
 import { generateSecret } from "../ingest/signature.ts";
 import type { AppServer } from "./app-server.ts";
+import { waitUntilDrained } from "./drain.ts";
 import { CpuMeter } from "./cpu.ts";
 import { SignedRequestSource, batchPayload, eventRow, multiRowInsert, signRequest, singleEventPayload, syntheticEvent } from "./signed-events.ts";
 import type { BenchContext, BenchMode, BenchTenant } from "./harness.ts";
@@ -274,17 +275,6 @@ async function batchWebhook({ run, ctx }: Ingest, app: AppServer, rawRowsPerSeco
   );
 }
 
-/** Waits until every event of `tenantId` is done (applied, or finished otherwise); false if `timeoutMs` passes first. */
-async function waitUntilApplied(tenantId: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status <> 'done'", [tenantId]);
-    if (rows[0]?.n === 0) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /**
  * g): a fresh app with its workers on (the first app is stopped: it has no
  * workers, and its idle process should not share the cores), single events at
@@ -355,7 +345,7 @@ async function fixedRate({ run, ctx }: Ingest, firstApp: AppServer, maxRate: num
       ? `all ${n(accepted.size)} answers 202 (warm-up included)`
       : `${n(problems)} answers other than 202 or lost: ${JSON.stringify(g.statuses)}, ${g.errors} errors`,
   );
-  const applied = await waitUntilApplied(tenant.id, APPLY_WAIT_MS);
+  const applied = await waitUntilDrained([tenant.id], APPLY_WAIT_MS, 100);
   const { rows } = await pool.query<{ event_id: string; outcome: string | null; applied_ms: number; received_to_applied_ms: number }>(
     `SELECT event_id, outcome, extract(epoch FROM processed_at)::float8 * 1000 AS applied_ms,
             extract(epoch FROM processed_at - received_at)::float8 * 1000 AS received_to_applied_ms
