@@ -57,8 +57,13 @@ export type RowOrder = (rows: ItemWrite[]) => ItemWrite[];
 /** Ascending (tenant, item id), item ids by code point: PostgreSQL's order for the "C" collation of the key. */
 export const sortByKey: RowOrder = (rows) => [...rows].sort((a, b) => a.tenantId - b.tenantId || compareIds(a.itemId, b.itemId));
 
-const ITEM_COLUMNS = `$1::int[], $2::text[], $3::bigint[], $4::smallint[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::float8[]`;
+// The rows travel as one JSON array of objects ($1), not as ten arrays: JSON.stringify costs the worker a fraction of
+// what the driver's array literals cost (measured: the parameters' encoding was about a sixth of a batch's CPU in the
+// worker process), and PostgreSQL reads either as quickly. Every value is JSON-safe: numbers are finite (the event
+// schema), versions are below 2^53, the content hash is hex.
+const ITEM_TYPES = `tenant_id int, item_id text, version bigint, type_rank smallint, event_id text, content_hash text, deleted boolean, name text, category text, value float8`;
 const ITEM_FIELDS = `tenant_id, item_id, version, type_rank, event_id, content_hash, deleted, name, category, value`;
+const ITEM_ROWS = `ROWS FROM (json_to_recordset($1::json) AS (${ITEM_TYPES}))`;
 
 // Inserts new items with their final state and locks existing ones (DO UPDATE
 // … WHERE false updates nothing but locks the conflicting row), one row at a
@@ -68,7 +73,7 @@ const INSERT_OR_LOCK_ITEMS = statement(
   `
 INSERT INTO items (tenant_id, item_id, version, type_rank, event_id, content_hash, deleted, name, category, value, updated_at)
 SELECT r.tenant_id, r.item_id, r.version, r.type_rank, r.event_id, decode(r.content_hash, 'hex'), r.deleted, r.name, r.category, r.value, now()
-  FROM unnest(${ITEM_COLUMNS}) WITH ORDINALITY AS r(${ITEM_FIELDS}, position)
+  FROM ${ITEM_ROWS} WITH ORDINALITY AS r(${ITEM_FIELDS}, position)
  ORDER BY r.position
     ON CONFLICT (tenant_id, item_id) DO UPDATE SET version = items.version WHERE false
 RETURNING tenant_id, item_id`,
@@ -82,7 +87,7 @@ const WRITE_IF_NEWER = statement(
   "write_if_newer",
   `
 WITH r AS (
-  SELECT * FROM unnest(${ITEM_COLUMNS}) AS r(${ITEM_FIELDS})
+  SELECT * FROM ${ITEM_ROWS} AS r(${ITEM_FIELDS})
 ), before AS (
   SELECT i.tenant_id, i.item_id, i.version, i.type_rank, encode(i.content_hash, 'hex') AS content_hash
     FROM items i JOIN r ON i.tenant_id = r.tenant_id AND i.item_id = r.item_id
@@ -115,18 +120,22 @@ SELECT r.tenant_id, r.item_id, r.ref_id FROM unnest($1::int[], $2::text[], $3::t
  ORDER BY r.tenant_id, r.item_id COLLATE "C", r.ref_id COLLATE "C"`,
 );
 
-function itemColumns(rows: ItemWrite[]): unknown[] {
+function itemRows(rows: ItemWrite[]): [string] {
   return [
-    rows.map((row) => row.tenantId),
-    rows.map((row) => row.itemId),
-    rows.map((row) => row.version),
-    rows.map((row) => row.typeRank),
-    rows.map((row) => row.eventId),
-    rows.map((row) => row.contentHash.toString("hex")),
-    rows.map((row) => row.deleted),
-    rows.map((row) => row.name),
-    rows.map((row) => row.category),
-    rows.map((row) => row.value),
+    JSON.stringify(
+      rows.map((row) => ({
+        tenant_id: row.tenantId,
+        item_id: row.itemId,
+        version: row.version,
+        type_rank: row.typeRank,
+        event_id: row.eventId,
+        content_hash: row.contentHash.toString("hex"),
+        deleted: row.deleted,
+        name: row.name,
+        category: row.category,
+        value: row.value,
+      })),
+    ),
   ];
 }
 
@@ -228,14 +237,14 @@ function batchWinners(candidates: readonly Candidate[], record: RecordOutcome): 
  * Returns, by key, which rows were written, which were new, and each row's outcome.
  */
 async function writeItems(tx: Tx, rows: ItemWrite[]): Promise<{ written: Set<string>; inserted: Set<string>; outcomes: Map<string, ApplyOutcome> }> {
-  const insertedRows = await sql<{ tenant_id: number; item_id: string }>(tx, INSERT_OR_LOCK_ITEMS, itemColumns(rows));
+  const insertedRows = await sql<{ tenant_id: number; item_id: string }>(tx, INSERT_OR_LOCK_ITEMS, itemRows(rows));
   const inserted = new Set(insertedRows.map((row) => keyOf(row.tenant_id, row.item_id)));
   const existing = rows.filter((row) => !inserted.has(keyOf(row.tenantId, row.itemId)));
 
   const preImages = new Map<string, PreImage>();
   const written = new Set<string>(inserted);
   if (existing.length > 0) {
-    for (const row of await sql<PreImage>(tx, WRITE_IF_NEWER, itemColumns(existing))) {
+    for (const row of await sql<PreImage>(tx, WRITE_IF_NEWER, itemRows(existing))) {
       const key = keyOf(row.tenant_id, row.item_id);
       preImages.set(key, row);
       if (row.written) written.add(key);

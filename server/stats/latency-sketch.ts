@@ -13,7 +13,8 @@
 
 export const RELATIVE_ACCURACY = 0.01;
 const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
-const LOG_GAMMA = Math.log(GAMMA);
+/** ln γ: binOf's divisor, also written into the SQL that bins latencies in the database (server/stats/rollups.ts). */
+export const LOG_GAMMA = Math.log(GAMMA);
 export const MIN_TRACKED_MS = 0.001;
 
 /** The bin holding `ms`: values in (γ^(i−1), γ^i] share bin i. */

@@ -2,10 +2,14 @@
  * Rollups reconcile with the events they count: per tenant and per bucket,
  * counts by outcome and by received type equal the events table's, and the
  * sketch's p50/p95/p99 are within 1% of the exact quantiles of the recorded
- * latencies.
+ * latencies; and the rollups the worker's finishing statement adds in SQL
+ * equal those the application adds for the same events.
  */
 import { describe, expect, it } from "vitest";
-import { pool } from "../db.ts";
+import { pool, sql, transaction } from "../db.ts";
+import { OUTCOMES, type Outcome } from "../core/event.ts";
+import { lockSteps } from "../core/lock-order.ts";
+import { recordRollups, rollupsOf } from "./rollups.ts";
 import { event, storeInInbox, type TestEvent } from "../../test/events.ts";
 import { createTestTenant } from "../../test/webhooks.ts";
 import { processAll } from "../../test/worker.ts";
@@ -107,5 +111,57 @@ describe("rollups", () => {
       ) as number;
       expect(Math.abs(estimate - exact) / exact, `p${q * 100}: sketch ${estimate} vs exact ${exact}`).toBeLessThanOrEqual(RELATIVE_ACCURACY);
     }
+  });
+
+  it("are the same whether the application adds them (recordRollups) or the finishing statement does (rollupsOf)", async () => {
+    // Two tenants get the same finished events: one through each path. Latencies from 0 ms to hours, every
+    // outcome, received and processed in different buckets of both resolutions.
+    const [byApp, bySql] = [await createTestTenant(), await createTestTenant()];
+    const types = ["item.created", "item.updated", "item.deleted"] as const;
+    const start = Date.UTC(2026, 10, 30, 23, 58, 17, 123);
+    const finished = Array.from({ length: 4_000 }, (_, i) => {
+      const receivedAt = new Date(start + i * 997);
+      const latencyMs = i % 11 === 0 ? 0 : Math.floor((i * 7_919) % 100_003) * (i % 5 === 0 ? 60 : 1);
+      return {
+        type: types[i % 3] as (typeof types)[number],
+        outcome: OUTCOMES[i % OUTCOMES.length] as Outcome,
+        receivedAt,
+        processedAt: new Date(receivedAt.getTime() + latencyMs),
+      };
+    });
+    await transaction((tx) =>
+      recordRollups(
+        tx,
+        finished.map((event) => ({ tenantId: byApp.id, ...event })),
+      ),
+    );
+    await transaction(async (tx) => {
+      lockSteps(tx).enter("rollup_counts");
+      lockSteps(tx).enter("rollup_latency");
+      await sql(
+        tx,
+        `WITH finished AS (SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) AS f(tenant_id, type, outcome, received_at, processed_at)),
+         ${rollupsOf("finished")}
+         SELECT 1`,
+        [
+          finished.map(() => bySql.id),
+          finished.map((event) => event.type),
+          finished.map((event) => event.outcome),
+          finished.map((event) => event.receivedAt),
+          finished.map((event) => event.processedAt),
+        ],
+      );
+    });
+
+    const rowsOf = async (table: "rollup_counts" | "rollup_latency", tenantId: number) =>
+      (await pool.query(`SELECT * FROM ${table} WHERE tenant_id = $1 ORDER BY 2, 3${table === "rollup_latency" ? ", 4" : ""}`, [tenantId])).rows.map(
+        ({ tenant_id: _, ...row }: Record<string, unknown>) => row,
+      );
+    const counts = await rowsOf("rollup_counts", byApp.id);
+    expect(counts.length).toBeGreaterThan(100);
+    expect(await rowsOf("rollup_counts", bySql.id)).toEqual(counts);
+    const bins = await rowsOf("rollup_latency", byApp.id);
+    expect(bins.length).toBeGreaterThan(1_000);
+    expect(await rowsOf("rollup_latency", bySql.id)).toEqual(bins);
   });
 });

@@ -11,7 +11,7 @@
  */
 import { sql, statement, type Tx } from "../db.ts";
 import { OUTCOMES, type EventType, type Outcome } from "../core/event.ts";
-import { addToBins, type Bins } from "./latency-sketch.ts";
+import { addToBins, LOG_GAMMA, MIN_TRACKED_MS, type Bins } from "./latency-sketch.ts";
 import { lockSteps } from "../core/lock-order.ts";
 
 export const ROLLUP_RESOLUTIONS = [60, 3_600] as const;
@@ -99,6 +99,56 @@ async function addCounts(tx: Tx, rows: Iterable<CountRow>): Promise<void> {
     sorted.map((row) => new Date(row.bucket)),
     ...COUNTER_NAMES.map((name) => sorted.map((row) => row.counts[name])),
   ]);
+}
+
+// date_part, not extract: float8 arithmetic, several times cheaper per row than extract's numeric, and exact here (the
+// timestamps have millisecond precision; a bucket boundary divides to a whole number).
+const bucketSql = (timestamp: string, resolution: string) => `to_timestamp(floor(date_part('epoch', ${timestamp}) / ${resolution}) * ${resolution})`;
+const sqlText = (value: string) => `'${value.replace(/'/g, "''")}'`;
+
+/**
+ * CTEs that add the rollups of `source`, a CTE of the statement (columns
+ * tenant_id, type, outcome, received_at, processed_at) listing events that
+ * reached an outcome in it: exactly what recordRollups adds for the same
+ * events (bucketStart, binOf, the counters and their columns), computed by
+ * the database. rollup_counts rows, then rollup_latency rows, each in
+ * ascending key order, as recordRollups takes them; the caller enters both
+ * lock steps first. The CTE names start with rollup_.
+ */
+export function rollupsOf(source: string): string {
+  const resolutions = ROLLUP_RESOLUTIONS.map((resolution) => `(${resolution})`).join(", ");
+  const received = Object.entries(RECEIVED_COLUMN).map(
+    ([type, counter]) => `count(*) FILTER (WHERE received_type = ${sqlText(type)}) AS ${ROLLUP_COUNTERS[counter]}`,
+  );
+  const outcomes = OUTCOMES.map((outcome) => `count(*) FILTER (WHERE outcome = ${sqlText(outcome)}) AS ${ROLLUP_COUNTERS[outcome]}`);
+  const timed = "outcome IS NOT NULL AND outcome <> 'dead'";
+  const computed: Partial<Record<RollupCounter, string>> = {
+    ...Object.fromEntries(Object.values(RECEIVED_COLUMN).map((counter, i) => [counter, received[i]])),
+    ...Object.fromEntries(OUTCOMES.map((outcome, i) => [outcome, outcomes[i]])),
+    latencyCount: `count(*) FILTER (WHERE ${timed}) AS latency_count`,
+    latencySumMs: `coalesce(sum(ms) FILTER (WHERE ${timed}), 0) AS latency_sum_ms`,
+  };
+  const selected = COUNTER_NAMES.map((name) => computed[name] ?? `0 AS ${ROLLUP_COUNTERS[name]}`);
+  return `
+rollup_rows AS (
+  SELECT s.tenant_id, r.resolution, ${bucketSql("s.received_at", "r.resolution")} AS bucket, s.type AS received_type, NULL::text AS outcome, NULL::float8 AS ms
+    FROM ${source} s CROSS JOIN (VALUES ${resolutions}) AS r(resolution)
+  UNION ALL
+  SELECT s.tenant_id, r.resolution, ${bucketSql("s.processed_at", "r.resolution")}, NULL, s.outcome,
+         greatest(0, round((date_part('epoch', s.processed_at) - date_part('epoch', s.received_at)) * 1000))
+    FROM ${source} s CROSS JOIN (VALUES ${resolutions}) AS r(resolution)),
+rollup_counts_added AS (
+  INSERT INTO rollup_counts AS c (tenant_id, resolution, bucket, ${COLUMNS.join(", ")})
+  SELECT tenant_id, resolution, bucket, ${selected.join(", ")}
+    FROM rollup_rows GROUP BY tenant_id, resolution, bucket ORDER BY tenant_id, resolution, bucket
+      ON CONFLICT (tenant_id, resolution, bucket) DO UPDATE SET
+         ${COLUMNS.map((column) => `${column} = c.${column} + excluded.${column}`).join(", ")}),
+rollup_latency_added AS (
+  INSERT INTO rollup_latency AS l (tenant_id, resolution, bucket, bin, count)
+  SELECT tenant_id, resolution, bucket, ceil(ln(greatest(ms, ${MIN_TRACKED_MS}::float8)) / ${LOG_GAMMA}::float8)::int AS bin, count(*)
+    FROM rollup_rows WHERE ${timed}
+   GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+      ON CONFLICT (tenant_id, resolution, bucket, bin) DO UPDATE SET count = l.count + excluded.count)`;
 }
 
 /** Counters by (tenant, resolution, bucket), filled in as events are counted. */

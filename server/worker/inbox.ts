@@ -23,14 +23,15 @@
  *   is dead when a failure brings it to max attempts. A give-back or an
  *   expired lease ends no attempt, so no event becomes dead without failing.
  * - Locks are taken claims → events (LOCK_ORDER), rows in ascending key.
- * - Whatever reaches an outcome here is returned as ProcessedEvent rows, for
- *   the rollups to count in the same transaction.
+ * - Whatever reaches an outcome here is counted in the rollups in the same
+ *   transaction: markDone adds them in its own statement, the others return
+ *   ProcessedEvent rows for recordRollups.
  */
 import { pool, sql, statement, type Queryable, type Tx } from "../db.ts";
 import type { ApplyOutcome, EventType, Outcome } from "../core/event.ts";
 import type { InboxEvent } from "../core/apply.ts";
 import { lockSteps } from "../core/lock-order.ts";
-import type { ProcessedEvent } from "../stats/rollups.ts";
+import { rollupsOf, type ProcessedEvent } from "../stats/rollups.ts";
 
 /** What a claim leases: one batch, under one claim id. */
 export interface Lease {
@@ -165,28 +166,33 @@ WITH done AS (
     FROM unnest($3::bigint[], $4::text[], $5::text[]) AS r(id, outcome, error)
    WHERE e.id = r.id
   RETURNING ${FINISHED}),
-${RELEASE}
-SELECT * FROM done`,
+${RELEASE},
+${rollupsOf("done")}
+SELECT outcome, count(*)::int AS n FROM done GROUP BY outcome`,
 );
 
 /**
- * Records each event's outcome and ends the lease's hold on them, in one
- * statement. Only for events this transaction locked with lockOwnedEvents.
+ * Records each event's outcome, ends the lease's hold on them and adds them
+ * to the rollups, in one statement (the rollups computed by the database:
+ * server/stats/rollups.ts, rollupsOf). Only for events this transaction
+ * locked with lockOwnedEvents. Returns how many events reached each outcome.
  */
 export async function markDone(
   tx: Tx,
   lease: Lease,
   results: readonly { id: number; outcome: ApplyOutcome; error: string | null }[],
-): Promise<ProcessedEvent[]> {
-  // The claim's rows and the events were locked by lockOwnedEvents in this transaction: no new lock is taken here.
-  const rows = await sql<FinishedRow>(tx, MARK_DONE, [
+): Promise<Map<ApplyOutcome, number>> {
+  // The claim's rows and the events were locked by lockOwnedEvents in this transaction; the rollup rows come next.
+  lockSteps(tx).enter("rollup_counts");
+  lockSteps(tx).enter("rollup_latency");
+  const rows = await sql<{ outcome: ApplyOutcome; n: number }>(tx, MARK_DONE, [
     lease.claimId,
     lease.eventIds,
     results.map((r) => r.id),
     results.map((r) => r.outcome),
     results.map((r) => r.error),
   ]);
-  return processed(rows);
+  return new Map(rows.map((row) => [row.outcome, row.n]));
 }
 
 const GIVE_BACK = statement(

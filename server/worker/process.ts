@@ -4,8 +4,8 @@
  * applyClaim runs one transaction: lock the claim's own rows and the events
  * they still list (a lease that expired and was reaped has no rows left, so
  * its events are skipped, never applied twice), apply them (server/core),
- * mark each with its outcome and end the claim's hold on them in one
- * statement, and add the rollups. Outcome and item state commit together or
+ * then, in one statement, mark each with its outcome, end the claim's hold
+ * on them and add them to the rollups. Outcome and item state commit together or
  * not at all.
  *
  * processClaim keeps the claim's lease by heartbeat (./lease.ts) for as long
@@ -64,10 +64,13 @@ export async function applyClaim(claim: Claim, resolved: ReadonlyMap<number, unk
     const locked = await lockOwnedEvents(tx, claim);
     if (locked.length === 0) return 0;
     const owned = resolved.size === 0 ? locked : locked.map((event) => (resolved.has(event.id) ? { ...event, payload: resolved.get(event.id) } : event));
-    const finished = await markDone(tx, claim, await applyBatch(tx, owned));
-    await recordRollups(tx, finished);
-    for (const event of finished) metrics.eventsProcessed.inc({ outcome: event.outcome });
-    return finished.length;
+    const outcomes = await markDone(tx, claim, await applyBatch(tx, owned));
+    let finished = 0;
+    for (const [outcome, count] of outcomes) {
+      metrics.eventsProcessed.inc({ outcome }, count);
+      finished += count;
+    }
+    return finished;
   }, ASYNC_COMMIT);
 }
 
