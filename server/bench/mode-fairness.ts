@@ -261,7 +261,11 @@ export const fairness: BenchMode = {
       [`bench-idle-${tag}-`, IDLE_TENANTS],
     );
     await pool.query("ANALYZE tenants, scheduler_state");
+    // A small tenant counts as served just now throughout, so that each claim is the whale's visit beside active
+    // tenants (one quantum), as in j), rather than the whole batch a tenant by itself takes (ALONE_MS).
+    await pool.query("UPDATE scheduler_state SET served_at = now() + interval '1 hour' WHERE tenant_id = $1", [small[0]?.id]);
     const claims = await timeClaims();
+    await pool.query("UPDATE scheduler_state SET served_at = now() WHERE tenant_id = $1", [small[0]?.id]);
     const quantum = Math.min(env.WORKER_QUANTUM, env.WORKER_MAX_BATCH); // the whale has weight 1
     run.check(
       "l) every claim took the whale's quantum",

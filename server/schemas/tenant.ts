@@ -54,7 +54,7 @@ export type TQuotas = z.infer<typeof ZQuotas>;
 export type QuotaField = keyof TQuotas;
 
 /** What a tenant created without quotas gets; the tenants table's column defaults say the same (a test holds them together). */
-export const DEFAULT_QUOTAS: TQuotas = { ratePerSecond: 100, burst: 200, dailyQuota: null, weight: 1, maxConcurrency: 2, retentionDays: 30 };
+export const DEFAULT_QUOTAS: TQuotas = { ratePerSecond: 100, burst: 200, dailyQuota: null, weight: 1, maxConcurrency: 1, retentionDays: 30 };
 
 export const ZCreateTenantInput = ZQuotas.partial().extend({
   slug: ZTenantSlug,

@@ -6,4 +6,4 @@
  * schema-version.test.ts fails when it is not the newest directory under
  * prisma/migrations.
  */
-export const LATEST_MIGRATION = "20261203102000_alerts";
+export const LATEST_MIGRATION = "20261204020000_tenant_by_itself";

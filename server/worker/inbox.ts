@@ -48,15 +48,24 @@ export interface ClaimLimits {
 }
 
 /**
+ * A tenant is by itself when no other tenant has pending events and none was
+ * served within this many milliseconds: its visit may then fill the whole
+ * batch instead of one quantum (tidemark_claim; docs/design.md, "Fair
+ * scheduling"). A small tenant sending an event a second or more keeps
+ * everyone else's visits at one quantum.
+ */
+export const ALONE_MS = 1_000;
+
+/**
  * The claim: the scheduler's walk (server/worker/scheduler.ts) runs in the
  * database as tidemark_claim, one round trip, which inserts the claim's rows
  * for the events it takes under `claimId`. Parameters: quantum, max batch,
  * lease ms, claim id, max tenants.
  */
-export const CLAIM = statement("claim", "SELECT tenant_id, event_id FROM tidemark_claim($1, $2, $3, $4, $5)");
+export const CLAIM = statement("claim", `SELECT tenant_id, event_id FROM tidemark_claim($1, $2, $3, $4, $5, true, ${ALONE_MS})`);
 
 /** The claim with the open-visit rule turned off: only for the test-only fault whale-takes-all-loops. */
-const CLAIM_WHALE_TAKES_ALL = statement("claim_whale_takes_all", "SELECT tenant_id, event_id FROM tidemark_claim($1, $2, $3, $4, $5, false)");
+const CLAIM_WHALE_TAKES_ALL = statement("claim_whale_takes_all", `SELECT tenant_id, event_id FROM tidemark_claim($1, $2, $3, $4, $5, false, ${ALONE_MS})`);
 
 /**
  * Runs one claim as its own autocommit statement: the claim lock is taken and
