@@ -41,11 +41,16 @@ describe("the cost of a claim", () => {
       IDLE_TENANTS,
     ]);
     const { rows: created } = await pool.query<{ id: number; slug: string }>(
-      `INSERT INTO tenants (slug, name, secret, updated_at) VALUES ('whale', 'whale', 'whsec_x', now()), ('small', 'small', 'whsec_x', now())
+      `INSERT INTO tenants (slug, name, secret, updated_at)
+       VALUES ('finished', 'finished', 'whsec_x', now()), ('whale', 'whale', 'whsec_x', now()), ('small', 'small', 'whsec_x', now())
        RETURNING id, slug`,
     );
     await pool.query("INSERT INTO scheduler_state (tenant_id) SELECT id FROM tenants ON CONFLICT (tenant_id) DO NOTHING");
     const idOf = (slug: string) => created.find((row) => row.slug === slug)!.id;
+    // A tenant below the whale in id order whose events are all done: "is another tenant pending?" must
+    // probe the pending index for it, not read its events (a NOT EXISTS there was planned as a seq scan).
+    await bulkPending(idOf("finished"), WHALE_BACKLOG);
+    await pool.query("UPDATE events SET status = 'done', outcome = 'applied', processed_at = now() WHERE tenant_id = $1", [idOf("finished")]);
     await bulkPending(idOf("whale"), WHALE_BACKLOG);
     // The small tenant's one event comes after the whale's whole backlog in id order.
     await bulkPending(idOf("small"), 1);

@@ -111,10 +111,14 @@ BEGIN
       -- By itself: the claim's first tenant, no other tenant has pending events, and no other was served
       -- within p_alone_ms. Its visit may then fill the batch: nobody waits behind it, and one large batch
       -- costs far less per event than many of one quantum. Two probes of the pending index and one of
-      -- scheduler_state_served_at_idx.
+      -- scheduler_state_served_at_idx. The probes are ORDER BY … LIMIT 1, not NOT EXISTS: for NOT EXISTS the
+      -- planner expects an early match and reads the whole inbox when there is none (a seq scan, 20 ms at
+      -- 300,000 events, against 0.02 ms for the ordered probe of the pending index).
       v_by_itself := v_tenants = 0 AND p_alone_ms > 0
-        AND NOT EXISTS (SELECT 1 FROM events o WHERE o.status = 'pending' AND o.tenant_id < v_candidate.tenant_id)
-        AND NOT EXISTS (SELECT 1 FROM events o WHERE o.status = 'pending' AND o.tenant_id > v_candidate.tenant_id)
+        AND (SELECT o.tenant_id FROM events o WHERE o.status = 'pending' AND o.tenant_id < v_candidate.tenant_id
+              ORDER BY o.tenant_id DESC LIMIT 1) IS NULL
+        AND (SELECT o.tenant_id FROM events o WHERE o.status = 'pending' AND o.tenant_id > v_candidate.tenant_id
+              ORDER BY o.tenant_id LIMIT 1) IS NULL
         AND NOT EXISTS (SELECT 1 FROM scheduler_state o
                          WHERE o.served_at > now() - p_alone_ms * interval '1 millisecond' AND o.tenant_id <> v_candidate.tenant_id);
       IF v_by_itself THEN
