@@ -23,6 +23,7 @@
  * tenant work). Each: median and range over 20 sequential calls after one
  * untimed call (whose time is printed too).
  */
+import { randomBytes } from "node:crypto";
 import { createSession } from "../auth/session.ts";
 import { createUser } from "../auth/users.ts";
 import { pool } from "../db.ts";
@@ -230,7 +231,8 @@ export const dashboard: BenchMode = {
     run.check("every range answers in well under a second (p99 < 500 ms)", slowest < 500, `slowest p99 ${slowest.toFixed(0)} ms`);
 
     // Many tenants: the overview's first data.
-    const prefix = "bench-many";
+    // A prefix of this run's own: with --repeat, the earlier runs' tenants are still there (the count is in the context).
+    const prefix = `bench-many-${randomBytes(3).toString("hex")}`;
     ctx.announce(`inserting ${n(MANY_TENANTS)} tenants with ${DAYS} days of hour rollups, 2 hours of minute rollups and some backlogs`);
     const many = await insertBulkTenants(MANY_TENANTS, prefix, "Bench tenant");
     await seedManyTenants(many);
