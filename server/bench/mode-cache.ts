@@ -187,7 +187,18 @@ async function thinUnderFeed(ctx: BenchContext, run: ModeRun): Promise<void> {
     const atLastSend = itemState(spec, row.item_id, lastSendAt);
     const atEnd = itemState(spec, row.item_id, now);
     const between = row.version > (atLastSend?.version ?? 0) && row.version <= (atEnd?.version ?? Number.POSITIVE_INFINITY);
-    if (!same(row, atLastSend) && !same(row, atEnd) && !between) mismatched++;
+    if (!same(row, atLastSend) && !same(row, atEnd) && !between) {
+      mismatched++;
+      // What a failing check needs to be diagnosed: the row, the API's two answers, and the item's events.
+      if (mismatched <= 3) {
+        const history = await sql(
+          pool,
+          "SELECT event_id, type, version, payload, outcome, received_at, processed_at FROM events WHERE tenant_id = $1 AND item_id = $2 ORDER BY id",
+          [tenant.id, row.item_id],
+        );
+        ctx.announce(`t) item ${row.item_id} differs: ${JSON.stringify({ stored: row, atLastSend, atEnd, lastSendAt, checkedAt: now, history })}`);
+      }
+    }
   }
 
   run.context.push(
