@@ -34,6 +34,7 @@ import { startSimServer } from "../sim/upstream.ts";
 import { Worker } from "../worker/worker.ts";
 import type { TEventBody } from "../core/event.ts";
 import { killOnExit } from "./children.ts";
+import { waitUntilDrained } from "./drain.ts";
 import type { BenchContext, BenchMode } from "./harness.ts";
 import { ModeRun } from "./mode-run.ts";
 import { formatCount as n } from "./report.ts";
@@ -161,12 +162,7 @@ async function thinUnderFeed(ctx: BenchContext, run: ModeRun): Promise<void> {
     }
   }
   const sentAt = Date.now();
-  for (;;) {
-    const [row] = await sql<{ n: number }>(pool, "SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND status = 'pending'", [tenant.id]);
-    if ((row?.n ?? 1) === 0) break;
-    if (Date.now() - sentAt > 120_000) throw new Error("thin events were not all processed within 2 minutes of the last one sent");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  if (!(await waitUntilDrained([tenant.id], 120_000))) throw new Error("thin events were not all processed within 2 minutes of the last one sent");
   const drainMs = Date.now() - sentAt;
   const after = await itemCacheRequests();
   const delta = Object.fromEntries(Object.keys(after).map((result) => [result, (after[result] ?? 0) - (before[result] ?? 0)]));
@@ -189,9 +185,9 @@ async function thinUnderFeed(ctx: BenchContext, run: ModeRun): Promise<void> {
   // The item API knows the feed from before the run began, which the run never sent: an item whose earlier
   // events were not sent, and that was sent only deletes (full events: nothing was fetched for it), rightly holds
   // the state of those deletes (seen: a delete at version 5 sent, the version 6 from before the run not).
-  const history = eventsBetween(spec, Math.max(0, firstSent - 2 * BLOCK_LENGTH), firstSent);
+  const unsentHistory = eventsBetween(spec, Math.max(0, firstSent - 2 * BLOCK_LENGTH), firstSent);
   const onlyWhatWasSent = (row: (typeof stored)[number]) => {
-    if (!history.some((event) => event.data.id === row.item_id)) return false;
+    if (!unsentHistory.some((event) => event.data.id === row.item_id)) return false;
     const sent = sentByItem.get(row.item_id) ?? [];
     if (sent.some((event) => event.type !== "item.deleted")) return false; // a thin event was resolved through the API
     const state = modelState(sent.map((event) => ({ eventId: event.id, body: toBody(event) }))).get(row.item_id);

@@ -117,18 +117,14 @@ const sqlText = (value: string) => `'${value.replace(/'/g, "''")}'`;
  */
 export function rollupsOf(source: string): string {
   const resolutions = ROLLUP_RESOLUTIONS.map((resolution) => `(${resolution})`).join(", ");
-  const received = Object.entries(RECEIVED_COLUMN).map(
-    ([type, counter]) => `count(*) FILTER (WHERE received_type = ${sqlText(type)}) AS ${ROLLUP_COUNTERS[counter]}`,
-  );
-  const outcomes = OUTCOMES.map((outcome) => `count(*) FILTER (WHERE outcome = ${sqlText(outcome)}) AS ${ROLLUP_COUNTERS[outcome]}`);
   const timed = "outcome IS NOT NULL AND outcome <> 'dead'";
   const computed: Partial<Record<RollupCounter, string>> = {
-    ...Object.fromEntries(Object.values(RECEIVED_COLUMN).map((counter, i) => [counter, received[i]])),
-    ...Object.fromEntries(OUTCOMES.map((outcome, i) => [outcome, outcomes[i]])),
-    latencyCount: `count(*) FILTER (WHERE ${timed}) AS latency_count`,
-    latencySumMs: `coalesce(sum(ms) FILTER (WHERE ${timed}), 0) AS latency_sum_ms`,
+    latencyCount: `count(*) FILTER (WHERE ${timed})`,
+    latencySumMs: `coalesce(sum(ms) FILTER (WHERE ${timed}), 0)`,
   };
-  const selected = COUNTER_NAMES.map((name) => computed[name] ?? `0 AS ${ROLLUP_COUNTERS[name]}`);
+  for (const [type, counter] of Object.entries(RECEIVED_COLUMN)) computed[counter] = `count(*) FILTER (WHERE received_type = ${sqlText(type)})`;
+  for (const outcome of OUTCOMES) computed[outcome] = `count(*) FILTER (WHERE outcome = ${sqlText(outcome)})`;
+  const selected = COUNTER_NAMES.map((name) => `${computed[name] ?? "0"} AS ${ROLLUP_COUNTERS[name]}`);
   return `
 rollup_rows AS (
   SELECT s.tenant_id, r.resolution, ${bucketSql("s.received_at", "r.resolution")} AS bucket, s.type AS received_type, NULL::text AS outcome, NULL::float8 AS ms
